@@ -1,0 +1,79 @@
+"""API conventions shared by every app: capped pagination and one error body shape."""
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from esap.errors import EsapError, ServiceError
+
+
+class CappedPageNumberPagination(PageNumberPagination):
+    """`?page=` and `?page_size=`; a page size above the cap is refused, not silently clamped."""
+
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        cap = settings.ESAP_MAX_PAGE_SIZE
+        if not raw.isdigit() or not 1 <= int(raw) <= cap:
+            raise exceptions.ValidationError({"page_size": [f"Must be an integer from 1 to {cap}."]})
+        return int(raw)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every error body is `{"error": code, "detail": text, ...}` with a 4xx for what the caller can fix."""
+    if isinstance(exc, EsapError):
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, ServiceError) else 400
+        return Response({"error": exc.code, "detail": exc.message}, status=code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.messages)
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound(f"No such {_model_name(exc)}.")
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = _error_body(exc, response.data)
+    return response
+
+
+def _model_name(exc: ObjectDoesNotExist) -> str:
+    name = type(exc).__qualname__.removesuffix(".DoesNotExist")
+    return name.lower() if name != "ObjectDoesNotExist" else "object"
+
+
+def _error_body(exc: Exception, data: Any) -> dict:
+    code = getattr(exc, "default_code", "error")
+    if isinstance(exc, exceptions.ValidationError):
+        return {"error": "invalid", "detail": "The request is not valid.", "fields": data}
+    detail = data.get("detail", data) if isinstance(data, dict) else data
+    return {"error": code, "detail": str(detail)}
+
+
+def search_query_param(request: Any) -> str:
+    """The `?q=` of a search request, refused with a reason when it is unreasonably long."""
+    query = request.query_params.get("q", "")
+    cap = settings.ESAP_MAX_QUERY_LENGTH
+    if len(query) > cap:
+        raise exceptions.ValidationError({"q": [f"At most {cap} characters."]})
+    if "\x00" in query:
+        raise exceptions.ValidationError({"q": ["Must not contain NUL characters."]})
+    return query.strip()

@@ -1,0 +1,70 @@
+"""Secrets at rest: a model field that stores its value Fernet-encrypted.
+
+Keys come from ESAP_FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys; the first encrypts, all decrypt,
+so a key can be rotated). Without it a key is derived from SECRET_KEY, which suits the embedded default.
+"""
+import base64
+from functools import lru_cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import models
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
+    if not keys:
+        keys = (_derive_key(secret_key),)
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def _derive_key(secret_key: str) -> str:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"esap-field-encryption", info=b"v1")
+    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode())).decode()
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS), settings.SECRET_KEY)
+
+
+def encrypt(plaintext: str) -> str:
+    return fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken as error:
+        raise ValueError("A stored secret cannot be decrypted with the configured keys.") from error
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt with the first configured key."""
+    return fernet().rotate(token.encode()).decode()
+
+
+class Secret(str):
+    """A decrypted secret whose repr never shows the value (it may end up in logs or tracebacks)."""
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self else "Secret('')"
+
+
+class EncryptedTextField(models.TextField):
+    """Stores `encrypt(value)`; reads back a `Secret`. An empty value is stored as an empty string."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Secret | None:
+        if value is None:
+            return None
+        return Secret(decrypt(value) if value else "")
+
+    def to_python(self, value: Any) -> Any:
+        return value if value is None or isinstance(value, Secret) else Secret(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return encrypt(str(value)) if value else ""

@@ -1,0 +1,64 @@
+"""Reading settings from the environment: typed helpers and a small database URL parser."""
+import os
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(url: str, *, test_name: str = "") -> dict[str, Any]:
+    """`sqlite:////abs/path.sqlite3` or `postgresql://user:pass@host:port/name`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        return _sqlite(parsed.path, test_name)
+    if parsed.scheme in {"postgres", "postgresql"}:
+        return _postgresql(parsed, test_name)
+    raise ValueError(f"Unsupported database URL scheme {parsed.scheme!r}")
+
+
+def _sqlite(path: str, test_name: str) -> dict[str, Any]:
+    # WAL + IMMEDIATE transactions let the web process and the Celery worker write side by side.
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "TEST": {"NAME": test_name or None},
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+def _postgresql(parsed: Any, test_name: str) -> dict[str, Any]:
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parsed.path.lstrip("/"),
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+        "CONN_MAX_AGE": 60,
+        "TEST": {"NAME": test_name or None},
+    }

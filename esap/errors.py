@@ -1,0 +1,58 @@
+"""Errors shared by every app, split by who can act on them, each with a stable message id.
+
+`UserError`: the user can fix it (bad input, missing cart choice, a cell of their notebook raised).
+`ServiceError`: our fault or an outage (hub down, spawn failed); retrying later may help.
+The texts live here, in one place, so pages, API bodies and checkout events say the same thing.
+"""
+from typing import Any
+
+MESSAGES: dict[str, str] = {
+    "cart.empty": "Add at least one dataset to your cart before checking out.",
+    "cart.no_workflow": "Choose a workflow before checking out.",
+    "cart.no_facility": "Choose a facility and one of its server profiles before checking out.",
+    "cart.profile_mismatch": "The profile {profile!r} is not offered by facility {facility!r}.",
+    "cart.frozen": "Your cart is being checked out; it can be changed again when that checkout ends.",
+    "catalogue.not_found": "No {kind} with id {id}.",
+    "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",
+    "checkout.not_cancellable": "This checkout has already ended ({state}).",
+    "checkout.stale_state": "The checkout moved on to {actual} while {expected} was expected.",
+    "facility.no_token": "Facility {facility!r} has no API token configured; an operator must add one.",
+    "facility.unavailable": "The facility's JupyterHub could not be reached: {detail}",
+    "facility.forbidden": "The facility's JupyterHub refused the portal: {detail}",
+    "facility.rejected": "The facility's JupyterHub rejected the request: {detail}",
+    "spawn.failed": "Your server could not be started: {detail}",
+    "spawn.timeout": "Your server did not become ready within {seconds} seconds.",
+    "notebook.parameters": "The workflow's notebook cannot take these parameters: {detail}",
+    "notebook.cell_error": "Cell {cell} of the notebook raised {ename}: {evalue}",
+    "notebook.kernel_timeout": "Cell {cell} of the notebook did not finish within {seconds} seconds.",
+    "notebook.interrupted": "Running the notebook's first cells was interrupted part-way; retry to run them again.",
+    "notebook.missing": "The workflow of this checkout no longer exists in the catalogue.",
+    "facility.missing": "The facility of this checkout no longer exists in the catalogue.",
+    "hub.user_missing": "There is no user {username!r} on this facility's hub and the facility does not let "
+                        "the portal create users.",
+    "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
+    "url.not_allowed": "The URL {url!r} is not allowed: {detail}",
+    "internal": "An unexpected error stopped this step; the operators have been told.",
+}
+
+
+class EsapError(Exception):
+    """Base error carrying a stable `code` and its rendered message."""
+
+    retryable = False
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        self.message = MESSAGES[code].format(**params)
+        super().__init__(self.message)
+
+
+class UserError(EsapError):
+    """The user can act on this."""
+
+
+class ServiceError(EsapError):
+    """Our fault or an outage; a retry later may succeed."""
+
+    retryable = True

@@ -1,0 +1,32 @@
+"""Helpers shared by the portal's pages: a searched, paginated list and safe redirects."""
+from typing import Any, Callable
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+PAGE_SIZE = 20
+
+
+def search_page(request: HttpRequest, template: str, search: Callable[[str], QuerySet],
+                **context: Any) -> Any:
+    """Render `template` with `page` (a page of `search(q)`), `q` and a form error if `q` is refused."""
+    query = request.GET.get("q", "").strip()
+    error = ""
+    if len(query) > settings.ESAP_MAX_QUERY_LENGTH or "\x00" in query:
+        error = f"Search text must be at most {settings.ESAP_MAX_QUERY_LENGTH} characters."
+        query = ""
+    page = Paginator(search(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    status = 400 if error else 200
+    return render(request, template, {"page": page, "q": query, "error": error, **context}, status=status)
+
+
+def back_to(request: HttpRequest, default: str) -> str:
+    """The page the user came from (the `next` field or the referrer) if it is ours, else `default`."""
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default

@@ -1,0 +1,57 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from esap import views
+from facilities import apis as facility_apis, views as facility_views
+from staging import apis as staging_apis, views as staging_views
+from workflows import apis as workflow_apis, views as workflow_views
+
+api = [
+    path("facilities/", facility_apis.FacilityListApi.as_view(), name="api-facility-list"),
+    path("facilities/register/", facility_apis.FacilityCreateApi.as_view(), name="api-facility-create"),
+    path("facilities/<slug:slug>/", facility_apis.FacilityDetailApi.as_view(), name="api-facility-detail"),
+    path("workflows/", workflow_apis.WorkflowListApi.as_view(), name="api-workflow-list"),
+    path("workflows/<int:pk>/", workflow_apis.WorkflowDetailApi.as_view(), name="api-workflow-detail"),
+    path("datasets/", staging_apis.DatasetListApi.as_view(), name="api-dataset-list"),
+    path("datasets/<int:pk>/", staging_apis.DatasetDetailApi.as_view(), name="api-dataset-detail"),
+    path("cart/", staging_apis.CartApi.as_view(), name="api-cart"),
+    path("cart/items/", staging_apis.CartItemAddApi.as_view(), name="api-cart-item-add"),
+    path("cart/items/<int:pk>/", staging_apis.CartItemDeleteApi.as_view(), name="api-cart-item-delete"),
+    path("cart/workflow/", staging_apis.CartWorkflowApi.as_view(), name="api-cart-workflow"),
+    path("cart/facility/", staging_apis.CartFacilityApi.as_view(), name="api-cart-facility"),
+    path("checkouts/", staging_apis.CheckoutListApi.as_view(), name="api-checkout-list"),
+    path("checkouts/<uuid:pk>/", staging_apis.CheckoutDetailApi.as_view(), name="api-checkout-detail"),
+    path("checkouts/<uuid:pk>/events/", staging_apis.CheckoutEventsApi.as_view(), name="api-checkout-events"),
+    path("checkouts/<uuid:pk>/retry/", staging_apis.CheckoutRetryApi.as_view(), name="api-checkout-retry"),
+    path("checkouts/<uuid:pk>/cancel/", staging_apis.CheckoutCancelApi.as_view(), name="api-checkout-cancel"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+pages = [
+    path("", views.home_page, name="home"),
+    path("facilities/", facility_views.facility_list_page, name="facility-list"),
+    path("facilities/<slug:slug>/", facility_views.facility_detail_page, name="facility-detail"),
+    path("workflows/", workflow_views.workflow_list_page, name="workflow-list"),
+    path("workflows/<int:pk>/", workflow_views.workflow_detail_page, name="workflow-detail"),
+    path("datasets/", staging_views.dataset_list_page, name="dataset-list"),
+    path("cart/", staging_views.cart_page, name="cart"),
+    path("cart/add/", staging_views.cart_add, name="cart-add"),
+    path("cart/remove/<int:item_id>/", staging_views.cart_remove, name="cart-remove"),
+    path("cart/workflow/", staging_views.cart_workflow, name="cart-workflow"),
+    path("cart/facility/", staging_views.cart_facility, name="cart-facility"),
+    path("cart/checkout/", staging_views.cart_checkout, name="cart-checkout"),
+    path("checkouts/", staging_views.checkout_list_page, name="checkout-list"),
+    path("checkouts/<uuid:pk>/", staging_views.checkout_page, name="checkout-detail"),
+    path("checkouts/<uuid:pk>/stream/", staging_views.checkout_stream, name="checkout-stream"),
+    path("checkouts/<uuid:pk>/retry/", staging_views.checkout_retry, name="checkout-retry"),
+    path("checkouts/<uuid:pk>/cancel/", staging_views.checkout_cancel, name="checkout-cancel"),
+]
+
+urlpatterns = [
+    *pages,
+    path("api/", include(api)),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,45 @@
+from django import forms
+from django.contrib import admin
+
+from esap.errors import UserError
+from facilities.models import Facility, ServerProfile
+from facilities.services import hub_url_clean
+
+
+class FacilityAdminForm(forms.ModelForm):
+    api_token = forms.CharField(
+        label="Portal's API token for this hub",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current token.",
+    )
+
+    class Meta:
+        model = Facility
+        fields = "__all__"
+
+    def clean_hub_url(self) -> str:
+        try:
+            return hub_url_clean(self.cleaned_data["hub_url"])
+        except UserError as error:
+            raise forms.ValidationError(error.message) from error
+
+    def clean_api_token(self) -> str:
+        token = self.cleaned_data.get("api_token", "")
+        return token or (self.instance.api_token if self.instance.pk else "")
+
+
+class ServerProfileInline(admin.TabularInline):
+    model = ServerProfile
+    extra = 1
+
+
+@admin.register(Facility)
+class FacilityAdmin(admin.ModelAdmin):
+    form = FacilityAdminForm
+    inlines = [ServerProfileInline]
+    list_display = ["name", "slug", "hub_url", "visibility", "health", "hub_version", "probed_at"]
+    list_filter = ["visibility", "health", "staging_mode"]
+    search_fields = ["name", "slug", "keywords"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["health", "health_message", "hub_version", "probed_at"]

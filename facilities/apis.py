@@ -1,0 +1,95 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from esap.api import search_query_param
+from facilities import selectors, services
+from facilities.models import Facility, Health
+
+
+class ProfileOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    display_name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class FacilityOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    keywords = serializers.ListField(source="keyword_list", child=serializers.CharField())
+    hub_url = serializers.URLField()
+    data_rse_expression = serializers.CharField()
+    data_mount_path = serializers.CharField()
+    staging_mode = serializers.CharField()
+    health = serializers.CharField()
+    hub_version = serializers.CharField()
+    probed_at = serializers.DateTimeField()
+    profiles = ProfileOutputSerializer(many=True)
+
+
+SEARCH_PARAMETERS = [
+    OpenApiParameter("q", str, description="Keywords; every word must match (prefixes match too)."),
+]
+
+
+def _include_hidden(request: Request) -> bool:
+    return bool(request.user and request.user.is_staff)
+
+
+class FacilityListApi(generics.ListAPIView):
+    serializer_class = FacilityOutputSerializer
+
+    @extend_schema(parameters=[*SEARCH_PARAMETERS, OpenApiParameter("health", str, enum=Health.values)])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        health = self.request.query_params.get("health", "")
+        if health and health not in Health.values:
+            raise serializers.ValidationError({"health": [f"Must be one of {Health.values}."]})
+        return selectors.facility_list(
+            query=search_query_param(self.request), health=health,
+            include_hidden=_include_hidden(self.request),
+        )
+
+
+class FacilityDetailApi(APIView):
+    @extend_schema(responses=FacilityOutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        facilities = selectors.facility_list(include_hidden=_include_hidden(request))
+        return Response(FacilityOutputSerializer(get_object_or_404(facilities, slug=slug)).data)
+
+
+class FacilityCreateApi(APIView):
+    """Operators register a facility; the API token is write-only."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        class ProfileInput(serializers.Serializer):
+            slug = serializers.SlugField(max_length=100)
+            display_name = serializers.CharField(max_length=200)
+            description = serializers.CharField(required=False, default="", allow_blank=True)
+
+        name = serializers.CharField(max_length=200)
+        slug = serializers.SlugField(max_length=100)
+        hub_url = serializers.URLField(max_length=500)
+        api_token = serializers.CharField(write_only=True, required=False, default="", max_length=500)
+        description = serializers.CharField(required=False, default="", allow_blank=True)
+        keywords = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+        data_rse_expression = serializers.CharField(required=False, default="", allow_blank=True)
+        data_mount_path = serializers.CharField(required=False, default="", allow_blank=True)
+        profiles = ProfileInput(many=True, required=False, default=list)
+
+    @extend_schema(request=InputSerializer, responses={201: FacilityOutputSerializer})
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if Facility.objects.filter(slug=payload.validated_data["slug"]).exists():
+            raise serializers.ValidationError({"slug": ["A facility with this slug exists already."]})
+        facility = services.facility_create(**payload.validated_data)
+        return Response(FacilityOutputSerializer(facility).data, status=201)

@@ -1,0 +1,91 @@
+"""Compute facilities: JupyterHub instances, the server profiles they offer, where their data lives."""
+from django.db import models
+
+from esap.crypto import EncryptedTextField
+from esap.search import FullTextMatchField, Searchable
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Everyone"
+    HIDDEN = "hidden", "Operators only"
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Not probed yet"
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class StagingMode(models.TextChoices):
+    RULE = "rule", "Replicate to the facility's storage (Rucio rule)"
+    DOWNLOAD = "download", "Download into the server"
+
+
+class Facility(Searchable):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    keywords = models.CharField(max_length=500, blank=True, help_text="Comma-separated.")
+    hub_url = models.URLField("JupyterHub base URL", max_length=500)
+    api_token = EncryptedTextField(
+        "portal's API token for this hub", blank=True, help_text="Stored encrypted; never shown again."
+    )
+    allow_user_creation = models.BooleanField(
+        default=True, help_text="The portal may create a hub user that does not exist yet."
+    )
+    data_rse_expression = models.CharField("Rucio RSE expression", max_length=300, blank=True)
+    data_mount_path = models.CharField(
+        max_length=500, blank=True, help_text="Where the facility's storage appears inside its servers."
+    )
+    staging_mode = models.CharField(max_length=20, choices=StagingMode, default=StagingMode.DOWNLOAD)
+    spawn_deadline_seconds = models.PositiveIntegerField(default=300)
+    visibility = models.CharField(max_length=20, choices=Visibility, default=Visibility.PUBLIC)
+    health = models.CharField(max_length=20, choices=Health, default=Health.UNKNOWN, editable=False)
+    health_message = models.CharField(max_length=500, blank=True, editable=False)
+    hub_version = models.CharField(max_length=50, blank=True, editable=False)
+    probed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "facilities"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def search_document(self) -> str:
+        return " ".join([self.name, self.slug, self.description, self.keywords, self.data_rse_expression])
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [word.strip() for word in self.keywords.split(",") if word.strip()]
+
+
+class ServerProfile(models.Model):
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="profiles")
+    slug = models.SlugField(max_length=100, help_text="Sent to the hub as user_options.profile.")
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["facility", "position", "slug"]
+        constraints = [models.UniqueConstraint(fields=["facility", "slug"], name="unique_profile_slug")]
+
+    def __str__(self) -> str:
+        return f"{self.facility.slug}/{self.slug}"
+
+
+class FacilitySearchEntry(models.Model):
+    """The FTS5 row of a facility (SQLite only); see esap.search."""
+
+    facility = models.OneToOneField(
+        Facility, primary_key=True, db_column="rowid", on_delete=models.DO_NOTHING, related_name="search_entry"
+    )
+    document = FullTextMatchField(db_column="facilities_facility_fts")
+    rank = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "facilities_facility_fts"

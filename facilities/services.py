@@ -1,0 +1,34 @@
+"""Writes to the facility catalogue."""
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from esap.http import check_outbound_url
+from facilities.models import Facility, Health, ServerProfile
+
+
+def hub_url_clean(url: str) -> str:
+    """A hub URL the portal may call (SSRF guard), normalised without a trailing slash."""
+    check_outbound_url(url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+    return url.rstrip("/")
+
+
+@transaction.atomic
+def facility_create(*, name: str, slug: str, hub_url: str, api_token: str = "",
+                    profiles: list[dict[str, Any]] = (), **fields: Any) -> Facility:
+    facility = Facility(name=name, slug=slug, hub_url=hub_url_clean(hub_url), api_token=api_token, **fields)
+    facility.full_clean()
+    facility.save()
+    for position, profile in enumerate(profiles):
+        ServerProfile.objects.create(facility=facility, position=position, **profile)
+    return facility
+
+
+def facility_record_probe(*, facility: Facility, healthy: bool, version: str = "", message: str = "") -> None:
+    facility.health = Health.UP if healthy else Health.DOWN
+    facility.hub_version = version[:50]
+    facility.health_message = message[:500]
+    facility.probed_at = timezone.now()
+    facility.save(update_fields=["health", "hub_version", "health_message", "probed_at"])

@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["title", "source", "identifier", "size_bytes", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["title", "identifier"]
+
+
+class CartItemInline(admin.TabularInline):
+    model = CartItem
+    extra = 0
+    raw_id_fields = ["dataset"]
+
+
+@admin.register(Cart)
+class CartAdmin(admin.ModelAdmin):
+    list_display = ["user", "workflow", "facility", "profile", "frozen_by", "updated_at"]
+    inlines = [CartItemInline]
+    raw_id_fields = ["user", "frozen_by"]
+
+
+class CheckoutEventInline(admin.TabularInline):
+    model = CheckoutEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["phase", "message", "progress", "data", "created_at"]
+
+
+@admin.register(Checkout)
+class CheckoutAdmin(admin.ModelAdmin):
+    """Read-only: states change only through the pipeline's transitions."""
+
+    list_display = ["id", "user", "state", "facility_slug", "profile_slug", "workflow_title", "created_at"]
+    list_filter = ["state", "facility_slug"]
+    inlines = [CheckoutEventInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class StagingConfig(AppConfig):
+    name = "staging"
+    verbose_name = "Datasets, carts and checkouts"
+
+    def ready(self) -> None:
+        from staging.sources import local  # noqa: F401  (registers the built-in source)

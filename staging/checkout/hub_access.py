@@ -1,0 +1,57 @@
+"""The portal's use of a facility's hub: a client with the facility's token, scoped server tokens, and
+the hub's errors translated into the portal's own."""
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+
+from esap.errors import ServiceError, UserError
+from esap.http import check_outbound_url
+from facilities.hub import errors as hub_errors
+from facilities.hub.client import HubClient
+from facilities.models import Facility
+
+SERVER_TOKEN_SECONDS = 900
+
+
+def client_for(facility: Facility) -> HubClient:
+    if not facility.api_token:
+        raise UserError("facility.no_token", facility=facility.slug)
+    check_outbound_url(facility.hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+    return HubClient(facility.hub_url, str(facility.api_token))
+
+
+def ensure_hub_user(client: HubClient, facility: Facility, username: str) -> None:
+    if facility.allow_user_creation:
+        client.ensure_user(username)
+    elif not client.user_exists(username):
+        raise UserError("hub.user_missing", username=username)
+
+
+@contextmanager
+def server_token(client: HubClient, username: str, server_name: str) -> Iterator[str]:
+    """A short-lived token that can reach this one server and nothing else, revoked afterwards."""
+    minted = client.mint_server_token(username, server_name, expires_in=SERVER_TOKEN_SECONDS)
+    try:
+        yield minted.token
+    finally:
+        try:
+            client.revoke_token(username, minted.token_id)
+        except hub_errors.HubError:
+            pass  # it expires by itself; a failed revoke must not hide the step's own outcome
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except hub_errors.SpawnTimeout as error:
+        raise ServiceError("spawn.timeout", seconds=error.seconds) from error
+    except hub_errors.SpawnFailed as error:
+        raise ServiceError("spawn.failed", detail=str(error)) from error
+    except hub_errors.HubForbidden as error:
+        raise ServiceError("facility.forbidden", detail=str(error)) from error
+    except hub_errors.HubUnavailable as error:
+        raise ServiceError("facility.unavailable", detail=str(error)) from error
+    except hub_errors.HubRequestError as error:
+        raise UserError("facility.rejected", detail=str(error)) from error

@@ -1,0 +1,75 @@
+"""The only place a checkout's state changes: a compare-and-set on the row plus one event per move."""
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from staging.checkout.states import ENDED, State, TERMINAL, allowed
+from staging.models import Cart, CartItem, Checkout, CheckoutEvent
+
+log = logging.getLogger(__name__)
+
+
+def transition(checkout_id: Any, *, source: State, target: State, message: str,
+               progress: int | None = None, data: dict | None = None, **fields: Any) -> bool:
+    """Move `source` → `target` if the row is still in `source`; False if someone moved it first."""
+    if not allowed(source, target):
+        raise ValueError(f"A checkout cannot go from {source} to {target}.")
+    now = timezone.now()
+    if State(target) in TERMINAL:
+        fields.setdefault("finished_at", now)
+    with transaction.atomic():
+        moved = Checkout.objects.filter(pk=checkout_id, state=source).update(
+            state=target, updated_at=now, **fields
+        )
+        if not moved:
+            return False
+        CheckoutEvent.objects.create(
+            checkout_id=checkout_id, phase=target, message=message, progress=progress, data=data or {}
+        )
+        _settle_cart(checkout_id, State(target))
+    log.info("checkout %s: %s -> %s", checkout_id, source, target)
+    return True
+
+
+def record(checkout_id: Any, *, phase: State, message: str, progress: int | None = None,
+           data: dict | None = None) -> None:
+    """An event within a phase (e.g. the hub's own spawn messages); the state does not change."""
+    CheckoutEvent.objects.create(
+        checkout_id=checkout_id, phase=phase, message=message, progress=progress, data=data or {}
+    )
+
+
+def _settle_cart(checkout_id: Any, target: State) -> None:
+    """A failed or cancelled checkout gives the cart back; a ready one has consumed it."""
+    carts = Cart.objects.filter(frozen_by_id=checkout_id)
+    if target == State.READY:
+        CartItem.objects.filter(cart__in=carts).delete()
+        carts.update(frozen_by=None, workflow=None, facility=None, profile=None)
+    elif target in ENDED or target == State.FAILED:
+        carts.update(frozen_by=None)
+
+
+def claim(checkout_id: Any, *, worker: str) -> bool:
+    """Take the lease on a checkout so that a second delivery of its task does not run it twice."""
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(leased_by=worker)
+    return bool(
+        Checkout.objects.filter(free, pk=checkout_id).update(leased_by=worker, lease_until=_lease_end(now))
+    )
+
+
+def renew(checkout_id: Any, *, worker: str) -> None:
+    Checkout.objects.filter(pk=checkout_id, leased_by=worker).update(lease_until=_lease_end(timezone.now()))
+
+
+def release(checkout_id: Any, *, worker: str) -> None:
+    Checkout.objects.filter(pk=checkout_id, leased_by=worker).update(leased_by="", lease_until=None)
+
+
+def _lease_end(now):
+    return now + timedelta(seconds=settings.ESAP_CHECKOUT_LEASE_SECONDS)

@@ -1,0 +1,97 @@
+"""Runs a checkout from its current state to ready or failed. Safe to run twice: a lease keeps a second
+delivery from running alongside the first, and every step is idempotent against its remote system."""
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+
+from esap.errors import EsapError, ServiceError
+from staging.checkout import machine, steps
+from staging.checkout.states import STEPS, State, next_step
+from staging.models import Checkout
+
+log = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+STEP_FUNCTIONS = {
+    State.STAGING: steps.stage,
+    State.SPAWNING: steps.spawn,
+    State.UPLOADING: steps.upload,
+    State.EXECUTING: steps.execute,
+}
+ENTRY_MESSAGES = {
+    State.STAGING: "Staging your datasets.",
+    State.SPAWNING: "Starting your server.",
+    State.UPLOADING: "Uploading the notebook with your data's parameters.",
+    State.EXECUTING: "Running the notebook's first cells.",
+    State.READY: "Your notebook is ready.",
+}
+
+
+def run(checkout_id: str) -> None:
+    if not machine.claim(checkout_id, worker=WORKER):
+        log.info("checkout %s: another worker holds it; leaving it alone", checkout_id)
+        return
+    try:
+        _advance(checkout_id)
+    finally:
+        machine.release(checkout_id, worker=WORKER)
+
+
+def _advance(checkout_id: str) -> None:
+    machine.transition(checkout_id, source=State.CREATED, target=State.STAGING,
+                       message=ENTRY_MESSAGES[State.STAGING])
+    while True:
+        checkout = Checkout.objects.select_related("facility", "workflow").get(pk=checkout_id)
+        state = State(checkout.state)
+        if state not in STEPS:
+            return
+        fields = _run_step(checkout, state)
+        if fields is None:
+            return
+        target = next_step(state)
+        if not machine.transition(checkout_id, source=state, target=target,
+                                  message=ENTRY_MESSAGES[target], **fields):
+            log.info("checkout %s: moved on while %s ran (cancelled?); stopping", checkout_id, state)
+            return
+
+
+def _run_step(checkout: Checkout, state: State) -> dict[str, Any] | None:
+    """The step's fields for the transition, or None when it failed (the failure is recorded)."""
+    report = steps.Reporter(checkout.pk, state, lambda: machine.renew(checkout.pk, worker=WORKER))
+    try:
+        return STEP_FUNCTIONS[state](checkout, report) or {}
+    except EsapError as error:
+        _fail(checkout, state, error)
+    except SoftTimeLimitExceeded:
+        _fail(checkout, state, ServiceError("internal"))
+    except Exception:
+        log.exception("checkout %s: step %s crashed", checkout.pk, state)
+        _fail(checkout, state, ServiceError("internal"))
+    return None
+
+
+def _fail(checkout: Checkout, state: State, error: EsapError) -> None:
+    log.info("checkout %s: %s failed: %s", checkout.pk, state, error.code)
+    machine.transition(
+        checkout.pk, source=state, target=State.FAILED, message=error.message,
+        data={"code": error.code, "step": state.value}, failed_step=state.value,
+        error_code=error.code, error_message=error.message,
+    )
+
+
+def sweep_stale() -> int:
+    """Re-enqueue checkouts left mid-step by a worker that died (its lease ran out)."""
+    from staging.tasks import checkout_run
+
+    stale_before = timezone.now() - timedelta(seconds=1)
+    stale = Checkout.objects.filter(state__in=[State.CREATED, *STEPS]).exclude(lease_until__gt=stale_before)
+    ids = [str(pk) for pk in stale.values_list("pk", flat=True)]
+    for checkout_id in ids:
+        checkout_run.delay(checkout_id)
+    return len(ids)

@@ -1,0 +1,62 @@
+"""Progress as a protocol: the checkout's events as JSON, and as a server-sent event stream that ends
+with exactly one terminal event (`ready` with the URL, `failed` with the reason, or `cancelled`)."""
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from staging.checkout.states import State, TERMINAL
+from staging.models import Checkout, CheckoutEvent
+
+KEEPALIVE_SECONDS = 8.0
+
+
+def event_json(event: CheckoutEvent) -> dict[str, Any]:
+    return {"id": event.pk, "phase": event.phase, "message": event.message, "progress": event.progress,
+            "data": event.data, "time": event.created_at.isoformat()}
+
+
+def terminal_json(checkout: Checkout) -> dict[str, Any] | None:
+    if checkout.state == State.READY:
+        return {"event": "ready", "url": checkout.lab_url}
+    if checkout.state == State.FAILED:
+        return {"event": "failed", "code": checkout.error_code, "reason": checkout.error_message,
+                "step": checkout.failed_step, "retryable": True}
+    if checkout.state == State.CANCELLED:
+        return {"event": "cancelled", "reason": "Cancelled by the user."}
+    return None
+
+
+def events_payload(*, checkout: Checkout, after: int = 0) -> dict[str, Any]:
+    events = [event_json(event) for event in checkout.events.filter(pk__gt=after)]
+    return {"checkout": str(checkout.pk), "state": checkout.state, "events": events,
+            "terminal": terminal_json(checkout)}
+
+
+def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def event_stream(checkout_id: Any, *, after: int = 0, poll_seconds: float = 0.25,
+                 max_seconds: float = 300.0) -> Iterator[str]:
+    """Stream events as they are written; the browser's EventSource reconnects with Last-Event-ID
+    when `max_seconds` ends a stream early, so no worker is held forever."""
+    yield "retry: 1000\n\n"
+    started = last_sent = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        # State first, then events: a terminal state read here has all its events committed already.
+        checkout = Checkout.objects.only("state", "lab_url", "error_code", "error_message",
+                                         "failed_step").get(pk=checkout_id)
+        for event in CheckoutEvent.objects.filter(checkout_id=checkout_id, pk__gt=after):
+            after = event.pk
+            last_sent = time.monotonic()
+            yield sse("progress", event_json(event), event.pk)
+        if checkout.state in TERMINAL:
+            terminal = terminal_json(checkout)
+            yield sse(terminal["event"], terminal, after)
+            return
+        if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+            last_sent = time.monotonic()
+            yield ": keep-alive\n\n"
+        time.sleep(poll_seconds)

@@ -1,0 +1,93 @@
+"""Starting, retrying and cancelling checkouts. The work itself runs in staging.tasks on a worker."""
+import re
+
+from django.db import transaction
+
+from esap.errors import UserError
+from staging.checkout import machine
+from staging.checkout.states import STEPS, State, TERMINAL
+from staging.models import Cart, Checkout, CheckoutEvent
+from staging.selectors import checkout_get
+
+
+@transaction.atomic
+def checkout_start(*, user) -> Checkout:
+    """Freeze the user's cart into a checkout and enqueue its pipeline once the row is committed."""
+    cart, _ = Cart.objects.select_related("workflow", "facility", "profile").get_or_create(user=user)
+    _check_ready_for_checkout(cart)
+    checkout = Checkout.objects.create(user=user, **_snapshot(cart))
+    CheckoutEvent.objects.create(checkout=checkout, phase=State.CREATED, message="Checkout created.")
+    cart.frozen_by = checkout
+    cart.save(update_fields=["frozen_by", "updated_at"])
+    _enqueue_on_commit(checkout)
+    return checkout
+
+
+def checkout_retry(*, user, pk) -> Checkout:
+    """Resume a failed checkout from the step that failed."""
+    checkout = checkout_get(user=user, pk=pk)
+    if checkout.state != State.FAILED:
+        raise UserError("checkout.not_retryable", state=checkout.state)
+    step = State(checkout.failed_step) if checkout.failed_step in STEPS else State.STAGING
+    with transaction.atomic():
+        moved = machine.transition(
+            checkout.pk, source=State.FAILED, target=step, message=f"Retrying from {step}.",
+            error_code="", error_message="", finished_at=None, execution_started_at=None,
+        )
+        if not moved:
+            raise UserError("checkout.not_retryable", state=checkout_get(user=user, pk=pk).state)
+        _enqueue_on_commit(checkout)
+    return checkout_get(user=user, pk=pk)
+
+
+def checkout_cancel(*, user, pk) -> Checkout:
+    checkout = checkout_get(user=user, pk=pk)
+    if checkout.state in TERMINAL - {State.FAILED}:
+        raise UserError("checkout.not_cancellable", state=checkout.state)
+    if not machine.transition(checkout.pk, source=State(checkout.state), target=State.CANCELLED,
+                              message="Cancelled by the user."):
+        raise UserError("checkout.not_cancellable", state=checkout_get(user=user, pk=pk).state)
+    return checkout_get(user=user, pk=pk)
+
+
+def _check_ready_for_checkout(cart: Cart) -> None:
+    if cart.frozen_by_id:
+        raise UserError("cart.frozen")
+    if not cart.items.exists():
+        raise UserError("cart.empty")
+    if cart.workflow is None:
+        raise UserError("cart.no_workflow")
+    if cart.facility is None or cart.profile is None:
+        raise UserError("cart.no_facility")
+    if cart.profile.facility_id != cart.facility_id:
+        raise UserError("cart.profile_mismatch", profile=cart.profile.slug, facility=cart.facility.slug)
+
+
+def _snapshot(cart: Cart) -> dict:
+    workflow, facility = cart.workflow, cart.facility
+    return {
+        "facility": facility,
+        "facility_slug": facility.slug,
+        "profile_slug": cart.profile.slug,
+        "workflow": workflow,
+        "workflow_title": workflow.title,
+        "workflow_commit": workflow.commit_sha,
+        "notebook_path": workflow.notebook_path,
+        "datasets": [
+            {"id": item.dataset_id, "source": item.dataset.source, "identifier": item.dataset.identifier,
+             "title": item.dataset.title}
+            for item in cart.items.select_related("dataset")
+        ],
+        "hub_username": hub_username_for(cart.user),
+    }
+
+
+def hub_username_for(user) -> str:
+    """The hub user a portal user launches as (per-facility identity mapping comes with OIDC)."""
+    return re.sub(r"[^a-z0-9._-]", "-", user.get_username().lower())[:100] or f"user-{user.pk}"
+
+
+def _enqueue_on_commit(checkout: Checkout) -> None:
+    from staging.tasks import checkout_run
+
+    transaction.on_commit(lambda: checkout_run.delay(str(checkout.pk)))

@@ -1,0 +1,165 @@
+"""The checkout's steps. Each is idempotent against its remote system: an existing server of ours counts
+as spawned, a PUT of contents is repeatable, a kernel session for the same path is reused. Execution is
+the exception and is guarded by a stored marker. No database transaction is held across remote calls."""
+import posixpath
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from esap.errors import ServiceError, UserError
+from facilities.hub import errors as hub_errors
+from facilities.hub.client import HubClient
+from facilities.hub.server import ServerClient
+from facilities.models import Facility
+from staging.checkout import hub_access, machine
+from staging.checkout.injection import UndeclaredParameterError, apply_outputs, code_cells_to_execute, inject_parameters
+from staging.checkout.states import State
+from staging.models import Checkout
+from staging.sources.base import StagingError, StagingTarget, get_source
+
+
+@dataclass
+class Reporter:
+    """Writes in-phase events (e.g. the hub's spawn messages) and renews the worker's lease."""
+
+    checkout_id: Any
+    phase: State
+    keep_alive: Callable[[], None]
+
+    def __call__(self, message: str, progress: int | None = None, **data: Any) -> None:
+        machine.record(self.checkout_id, phase=self.phase, message=message, progress=progress, data=data)
+        self.keep_alive()
+
+
+def stage(checkout: Checkout, report: Reporter) -> dict:
+    facility = _facility(checkout)
+    target = StagingTarget(facility_slug=facility.slug, rse_expression=facility.data_rse_expression,
+                           mount_path=facility.data_mount_path,
+                           deadline_seconds=facility.spawn_deadline_seconds)
+    staged = []
+    for source, identifiers in _by_source(checkout.datasets).items():
+        try:
+            results = get_source(source).stage(identifiers, target=target)
+        except StagingError as error:
+            raise UserError("staging.failed", identifier=error.identifier, detail=error.detail) from error
+        except LookupError as error:
+            raise UserError("staging.failed", identifier=identifiers[0], detail=str(error)) from error
+        staged += [{"source": source, "identifier": r.identifier, "location": r.location} for r in results]
+        report(f"Staged {len(results)} dataset(s) from {source}.", data_count=len(results))
+    return {"staged": staged}
+
+
+def spawn(checkout: Checkout, report: Reporter) -> dict:
+    facility = _facility(checkout)
+    server_name = checkout.server_name or f"esap-{checkout.pk.hex[:12]}"
+    Checkout.objects.filter(pk=checkout.pk).update(server_name=server_name)
+    with hub_access.translated_errors():
+        client = hub_access.client_for(facility)
+        hub_access.ensure_hub_user(client, facility, checkout.hub_username)
+        server = client.get_server(checkout.hub_username, server_name)
+        if server is None or not (server.ready or server.pending):
+            client.start_server(checkout.hub_username, server_name, {"profile": checkout.profile_slug},
+                                display_name=checkout.workflow_title[:100])
+        if not (server and server.ready):
+            for event in client.follow_progress(checkout.hub_username, server_name,
+                                                deadline_seconds=facility.spawn_deadline_seconds):
+                report(event.message or "Waiting for the hub.", event.progress, source="hub")
+    return {"server_name": server_name}
+
+
+def upload(checkout: Checkout, report: Reporter) -> dict:
+    workflow = checkout.workflow
+    if workflow is None:
+        raise UserError("notebook.missing")
+    notebook = _notebook_for(checkout, workflow)
+    remote_path = posixpath.join(settings.ESAP_NOTEBOOK_DIR, posixpath.basename(checkout.notebook_path))
+    with _server(checkout) as server:
+        server.ensure_directory(settings.ESAP_NOTEBOOK_DIR)
+        server.put_notebook(remote_path, notebook)
+        session = server.create_session(remote_path, workflow.kernel_name)
+    report(f"Uploaded {remote_path}; kernel {workflow.kernel_name} started.")
+    return {"remote_path": remote_path, "kernel_id": session.kernel_id, "session_id": session.session_id}
+
+
+def execute(checkout: Checkout, report: Reporter) -> dict:
+    if checkout.execution_started_at is not None:
+        raise ServiceError("notebook.interrupted")
+    Checkout.objects.filter(pk=checkout.pk).update(execution_started_at=timezone.now())
+    first_cells = checkout.workflow.first_cells if checkout.workflow else None
+    with _server(checkout) as server:
+        notebook = server.get_notebook(checkout.remote_path)
+        indexes = code_cells_to_execute(notebook, first_cells)
+        sources = [_source(notebook["cells"][index]) for index in indexes]
+        results = server.execute(checkout.kernel_id, checkout.session_id, sources,
+                                 timeout_per_cell=settings.ESAP_CELL_TIMEOUT_SECONDS)
+        executed = dict(zip(indexes, ((r.execution_count, r.outputs) for r in results)))
+        server.put_notebook(checkout.remote_path, apply_outputs(notebook, executed))
+    report(f"Ran {len(results)} of {len(indexes)} cell(s).")
+    _raise_for_cell_error(results, indexes, notebook)
+    return {"lab_url": _lab_url(checkout)}
+
+
+def _raise_for_cell_error(results: list, indexes: list[int], notebook: dict) -> None:
+    for position, result in enumerate(results):
+        if result.status == "timeout":
+            raise UserError("notebook.kernel_timeout", cell=position + 1,
+                            seconds=settings.ESAP_CELL_TIMEOUT_SECONDS)
+        if result.status == "error":
+            raise UserError("notebook.cell_error", cell=position + 1, ename=result.ename, evalue=result.evalue)
+
+
+def _facility(checkout: Checkout) -> Facility:
+    if checkout.facility is None:
+        raise UserError("facility.missing")
+    return checkout.facility
+
+
+def _by_source(datasets: list[dict]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for dataset in datasets:
+        grouped.setdefault(dataset["source"], []).append(dataset["identifier"])
+    return grouped
+
+
+def _notebook_for(checkout: Checkout, workflow) -> dict:
+    """The workflow's notebook with the cart's values injected, and the launch recorded in metadata."""
+    offered = {
+        "datasets": [d["identifier"] for d in checkout.datasets],
+        "dataset_paths": [s["location"] for s in checkout.staged],
+        "facility": checkout.facility_slug,
+        "profile": checkout.profile_slug,
+    }
+    declared = workflow.parameter_names
+    try:
+        notebook = inject_parameters(workflow.notebook, {k: v for k, v in offered.items() if k in declared},
+                                     declared=declared)
+    except (UndeclaredParameterError, TypeError, ValueError) as error:
+        raise UserError("notebook.parameters", detail=str(error)) from error
+    notebook["metadata"].setdefault("esap", {})["launch"] = {
+        "checkout": str(checkout.pk), "workflow_commit": checkout.workflow_commit,
+        "facility": checkout.facility_slug, "profile": checkout.profile_slug, "datasets": checkout.datasets,
+    }
+    return notebook
+
+
+@contextmanager
+def _server(checkout: Checkout) -> Iterator[ServerClient]:
+    facility = _facility(checkout)
+    with hub_access.translated_errors():
+        client = hub_access.client_for(facility)
+        with hub_access.server_token(client, checkout.hub_username, checkout.server_name) as token:
+            yield ServerClient(facility.hub_url, checkout.hub_username, checkout.server_name, token)
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _lab_url(checkout: Checkout) -> str:
+    return (f"{checkout.facility.hub_url}/user/{checkout.hub_username}/{checkout.server_name}"
+            f"/lab/tree/{checkout.remote_path}")

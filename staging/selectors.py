@@ -1,0 +1,34 @@
+"""Reads of datasets, carts and checkouts. Every cart/checkout read is scoped to its owner."""
+from django.db.models import QuerySet
+
+from esap.search import full_text_search
+from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset
+
+
+def dataset_list(*, query: str = "", source: str = "") -> QuerySet[Dataset]:
+    datasets = Dataset.objects.all()
+    if source:
+        datasets = datasets.filter(source=source)
+    return full_text_search(datasets, query) if query else datasets
+
+
+def cart_for(*, user) -> Cart:
+    cart, _ = Cart.objects.select_related("workflow", "facility", "profile").get_or_create(user=user)
+    return cart
+
+
+def cart_items(*, cart: Cart) -> QuerySet[CartItem]:
+    return cart.items.select_related("dataset")
+
+
+def checkout_list(*, user) -> QuerySet[Checkout]:
+    return Checkout.objects.filter(user=user)
+
+
+def checkout_get(*, user, pk) -> Checkout:
+    """Raises Checkout.DoesNotExist for another user's checkout: it is not theirs to know about."""
+    return checkout_list(user=user).get(pk=pk)
+
+
+def checkout_events(*, checkout: Checkout, after: int = 0) -> QuerySet[CheckoutEvent]:
+    return checkout.events.filter(pk__gt=after)

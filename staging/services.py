@@ -1,0 +1,79 @@
+"""Writes to the catalogue of datasets and to the user's cart."""
+from django.db import transaction
+
+from esap.errors import UserError
+from facilities.models import Facility
+from facilities.selectors import facility_get, profile_get
+from staging.models import Cart, CartItem, Dataset
+from staging.selectors import cart_for
+from staging.sources.base import DatasetRecord
+from workflows.selectors import workflow_get
+
+
+def dataset_upsert(*, record: DatasetRecord) -> Dataset:
+    dataset, _ = Dataset.objects.update_or_create(
+        source=record.source,
+        identifier=record.identifier,
+        defaults={"title": record.title, "description": record.description,
+                  "size_bytes": record.size_bytes, "metadata": record.metadata},
+    )
+    return dataset
+
+
+def _editable_cart(user) -> Cart:
+    cart = cart_for(user=user)
+    if cart.frozen_by_id:
+        raise UserError("cart.frozen")
+    return cart
+
+
+@transaction.atomic
+def cart_add_dataset(*, user, dataset_id: int) -> CartItem:
+    """Raises Dataset.DoesNotExist for an unknown dataset; adding twice keeps one line."""
+    cart = _editable_cart(user)
+    dataset = Dataset.objects.get(pk=dataset_id)
+    item, _ = CartItem.objects.get_or_create(cart=cart, dataset=dataset)
+    return item
+
+
+@transaction.atomic
+def cart_remove_item(*, user, item_id: int) -> None:
+    """Raises CartItem.DoesNotExist unless the line is in the user's own cart."""
+    cart = _editable_cart(user)
+    cart.items.get(pk=item_id).delete()
+
+
+@transaction.atomic
+def cart_remove_dataset(*, user, dataset_id: int) -> None:
+    cart = _editable_cart(user)
+    cart.items.filter(dataset_id=dataset_id).delete()
+
+
+@transaction.atomic
+def cart_choose_workflow(*, user, workflow_id: int | None) -> Cart:
+    cart = _editable_cart(user)
+    cart.workflow = workflow_get(pk=workflow_id, include_hidden=user.is_staff) if workflow_id else None
+    cart.save(update_fields=["workflow", "updated_at"])
+    return cart
+
+
+@transaction.atomic
+def cart_choose_facility(*, user, facility_slug: str | None, profile_slug: str = "") -> Cart:
+    """Raises Facility.DoesNotExist or UserError("cart.profile_mismatch")."""
+    cart = _editable_cart(user)
+    if not facility_slug:
+        cart.facility, cart.profile = None, None
+    else:
+        facility = facility_get(slug=facility_slug, include_hidden=user.is_staff)
+        cart.facility, cart.profile = facility, _profile_or_default(facility, profile_slug)
+    cart.save(update_fields=["facility", "profile", "updated_at"])
+    return cart
+
+
+def _profile_or_default(facility: Facility, slug: str):
+    if not slug:
+        return facility.profiles.first()
+    try:
+        return profile_get(facility=facility, slug=slug)
+    except facility.profiles.model.DoesNotExist:
+        raise UserError("cart.profile_mismatch", profile=slug, facility=facility.slug) from None

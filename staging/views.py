@@ -1,0 +1,157 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from esap.errors import UserError
+from esap.pages import back_to, search_page
+from facilities.selectors import facility_list
+from staging import selectors, services
+from staging.checkout import services as checkout_services
+from staging.checkout.progress import event_stream, terminal_json
+from staging.sources.base import source_kinds
+from workflows.selectors import workflow_list
+
+
+def dataset_list_page(request):
+    source = request.GET.get("source", "")
+    in_cart = set()
+    if request.user.is_authenticated:
+        in_cart = set(selectors.cart_for(user=request.user).items.values_list("dataset_id", flat=True))
+    return search_page(request, "staging/datasets.html",
+                       lambda q: selectors.dataset_list(query=q, source=source),
+                       sources=source_kinds(), source=source, in_cart=in_cart)
+
+
+@login_required
+def cart_page(request):
+    cart = selectors.cart_for(user=request.user)
+    return render(request, "staging/cart.html", {
+        "cart": cart,
+        "items": selectors.cart_items(cart=cart),
+        "workflows": workflow_list(include_hidden=request.user.is_staff)[:200],
+        "facilities": facility_list(include_hidden=request.user.is_staff),
+    })
+
+
+def _cart_action(request, action, success: str):
+    try:
+        action()
+    except UserError as error:
+        messages.error(request, error.message)
+    except (ObjectDoesNotExist, ValueError):
+        raise Http404("No such item.") from None
+    else:
+        messages.success(request, success)
+    return redirect(back_to(request, "/cart/"))
+
+
+def _int_field(request, name: str) -> int:
+    value = request.POST.get(name, "")
+    if not value.isdigit():
+        raise Http404(f"Missing or malformed {name}.")
+    return int(value)
+
+
+@login_required
+@require_POST
+def cart_add(request):
+    dataset_id = _int_field(request, "dataset")
+    return _cart_action(request, lambda: services.cart_add_dataset(user=request.user, dataset_id=dataset_id),
+                        "Added to your cart.")
+
+
+@login_required
+@require_POST
+def cart_remove(request, item_id: int):
+    return _cart_action(request, lambda: services.cart_remove_item(user=request.user, item_id=item_id),
+                        "Removed from your cart.")
+
+
+@login_required
+@require_POST
+def cart_workflow(request):
+    workflow_id = int(request.POST["workflow"]) if request.POST.get("workflow", "").isdigit() else None
+    return _cart_action(
+        request, lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id),
+        "Workflow chosen.")
+
+
+@login_required
+@require_POST
+def cart_facility(request):
+    facility, _, profile = request.POST.get("facility_profile", "").partition("/")
+    return _cart_action(
+        request,
+        lambda: services.cart_choose_facility(user=request.user, facility_slug=facility or None,
+                                              profile_slug=profile),
+        "Facility chosen.")
+
+
+@login_required
+@require_POST
+def cart_checkout(request):
+    try:
+        checkout = checkout_services.checkout_start(user=request.user)
+    except UserError as error:
+        messages.error(request, error.message)
+        return redirect("/cart/")
+    return redirect(f"/checkouts/{checkout.pk}/")
+
+
+@login_required
+def checkout_list_page(request):
+    return render(request, "staging/checkouts.html",
+                  {"checkouts": selectors.checkout_list(user=request.user)[:100]})
+
+
+def _own_checkout(request, pk):
+    try:
+        return selectors.checkout_get(user=request.user, pk=pk)
+    except ObjectDoesNotExist:
+        raise Http404("No such checkout.") from None
+
+
+@login_required
+def checkout_page(request, pk):
+    checkout = _own_checkout(request, pk)
+    return render(request, "staging/checkout.html", {
+        "checkout": checkout, "events": checkout.events.all(), "terminal": terminal_json(checkout),
+    })
+
+
+@login_required
+def checkout_stream(request, pk):
+    checkout = _own_checkout(request, pk)
+    after = request.headers.get("Last-Event-ID", "0")
+    response = StreamingHttpResponse(
+        event_stream(checkout.pk, after=int(after) if after.isdigit() else 0),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@login_required
+@require_POST
+def checkout_retry(request, pk):
+    _own_checkout(request, pk)
+    try:
+        checkout_services.checkout_retry(user=request.user, pk=pk)
+    except UserError as error:
+        messages.error(request, error.message)
+    return redirect(f"/checkouts/{pk}/")
+
+
+@login_required
+@require_POST
+def checkout_cancel(request, pk):
+    _own_checkout(request, pk)
+    try:
+        checkout_services.checkout_cancel(user=request.user, pk=pk)
+    except UserError as error:
+        messages.error(request, error.message)
+    return redirect(f"/checkouts/{pk}/")

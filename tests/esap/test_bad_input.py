@@ -1,0 +1,116 @@
+"""Bad input gets a clear 4xx with a reason, never a 500, and hostile text is only ever echoed escaped."""
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.factories import make_dataset, make_user
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = [
+    "<script>alert('x')</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "'; DROP TABLE staging_dataset; --",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ☃ 漢字 العربية \u202e",
+    "a" * 199,
+    "%00%27%22",
+]
+SEARCH_ENDPOINTS = ["/api/facilities/", "/api/workflows/", "/api/datasets/"]
+
+
+@pytest.fixture
+def api():
+    client = APIClient()
+    client.force_authenticate(make_user())
+    return client
+
+
+@pytest.mark.parametrize("endpoint", SEARCH_ENDPOINTS)
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_search_text_is_answered_not_crashed(api, endpoint, query):
+    response = api.get(endpoint, {"q": query})
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("endpoint", SEARCH_ENDPOINTS)
+def test_overlong_search_text_is_a_400_with_the_limit(api, endpoint):
+    response = api.get(endpoint, {"q": "x" * 5000})
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["q"] == ["At most 200 characters."]
+
+
+@pytest.mark.parametrize("endpoint", SEARCH_ENDPOINTS)
+@pytest.mark.parametrize("page_size", ["0", "-1", "101", "100000", "ten", "1e3", ""])
+def test_page_size_outside_the_cap_is_a_400(api, endpoint, page_size):
+    response = api.get(endpoint, {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert "page_size" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-3", "99999"])
+def test_malformed_or_missing_page_is_a_404_with_a_reason(api, page):
+    make_dataset()
+
+    response = api.get("/api/datasets/", {"page": page})
+
+    assert response.status_code == 404
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/datasets/999999/", "/api/workflows/999999/", "/api/facilities/nope/",
+                                  "/api/checkouts/00000000-0000-0000-0000-000000000000/"])
+def test_unknown_ids_are_404(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_unknown_id_format_is_404_not_500(api):
+    assert api.get("/api/checkouts/not-a-uuid/").status_code == 404
+    assert api.get("/api/datasets/abc/").status_code == 404
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ("{not json", "application/json"),
+    ("dataset=1", "application/x-www-form-urlencoded"),
+    ("<xml/>", "application/xml"),
+    ("[]", "application/json"),
+    ('{"dataset": "one"}', "application/json"),
+    ('{"dataset": -4}', "application/json"),
+    ('{"dataset": 1e999}', "application/json"),
+])
+def test_non_json_and_malformed_bodies_are_4xx_with_a_reason(api, body, content_type):
+    response = api.generic("POST", "/api/cart/items/", body, content_type=content_type)
+
+    assert 400 <= response.status_code < 500
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_pages_echo_hostile_search_text_escaped(query):
+    page = Client().get("/datasets/", {"q": query})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<script>alert" not in html and "<img src=x" not in html
+
+
+def test_hostile_catalogue_text_is_rendered_escaped():
+    make_dataset(title="<script>alert('stored')</script>", description="<b onmouseover=x>bold</b>")
+
+    html = Client().get("/datasets/").content.decode()
+
+    assert "<script>alert('stored')" not in html
+    assert "&lt;script&gt;alert(&#x27;stored&#x27;)&lt;/script&gt;" in html
+
+
+def test_overlong_search_on_a_page_is_a_form_message_not_a_crash():
+    page = Client().get("/workflows/", {"q": "y" * 5000})
+
+    assert page.status_code == 400
+    assert "at most 200 characters" in page.content.decode()

@@ -1,0 +1,46 @@
+"""Hub tokens are encrypted at rest and never shown by their repr."""
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+
+from esap import crypto
+from tests.factories import make_facility
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_token(facility) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_token FROM facilities_facility WHERE id = %s", [facility.pk])
+        return cursor.fetchone()[0]
+
+
+def test_token_is_stored_encrypted_and_read_back_in_clear():
+    facility = make_facility(token="s3cr3t-hub-token")
+
+    assert "s3cr3t" not in stored_token(facility)
+    assert facility.__class__.objects.get(pk=facility.pk).api_token == "s3cr3t-hub-token"
+
+
+def test_secret_repr_hides_the_value():
+    facility = make_facility(token="s3cr3t-hub-token")
+    reloaded = facility.__class__.objects.get(pk=facility.pk)
+
+    assert "s3cr3t" not in repr(reloaded.api_token)
+    assert "s3cr3t" not in repr(reloaded.__dict__)
+
+
+def test_keys_rotate_old_ciphertext_still_reads_and_rotates_to_the_new_key(settings):
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    facility = make_facility(token="rotating-token")
+    old_ciphertext = stored_token(facility)
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    assert facility.__class__.objects.get(pk=facility.pk).api_token == "rotating-token"
+    rotated = crypto.rotate(old_ciphertext)
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert crypto.decrypt(rotated) == "rotating-token"
+    with pytest.raises(ValueError, match="cannot be decrypted"):
+        crypto.decrypt(old_ciphertext)

@@ -1,0 +1,39 @@
+"""The demo catalogue loads real notebooks and the sample files of the built-in source, idempotently."""
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from facilities.models import Facility
+from staging.models import Dataset
+from staging.sources.base import StagingTarget
+from staging.sources.local import local_source
+from workflows.models import Workflow
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_load_creates_facilities_workflows_datasets_and_logins(capsys):
+    call_command("demo_load")
+    call_command("demo_load")
+
+    assert Facility.objects.filter(slug__in=["local", "local-drills", "swan-example"]).count() == 3
+    assert Workflow.objects.count() == 3
+    light_curves = Workflow.objects.get(slug="demo-light-curve-summary")
+    assert light_curves.parameter_names == {"datasets", "dataset_paths", "facility", "profile"}
+    assert Dataset.objects.filter(source="local").count() == len(local_source.scan()) >= 5
+    assert authenticate(username="demo", password="esap-demo-2026") is not None
+    assert "demo / esap-demo-2026" in capsys.readouterr().out
+
+
+def test_local_source_stages_a_file_to_its_absolute_path_and_refuses_escapes():
+    record = local_source.scan()[0]
+    target = StagingTarget(facility_slug="local")
+
+    staged = local_source.stage([record.identifier], target=target)
+
+    assert staged[0].location.endswith(record.identifier) and staged[0].location.startswith("/")
+    from staging.sources.base import StagingError
+    with pytest.raises(StagingError, match="leaves the data folder"):
+        local_source.stage(["../../../etc/passwd"], target=target)
+    with pytest.raises(StagingError, match="no such file"):
+        local_source.stage(["missing.csv"], target=target)

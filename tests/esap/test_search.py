@@ -1,0 +1,80 @@
+"""Catalogue search is a full-text index (FTS5 here), not a scan, and no query text can break it."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from staging.selectors import dataset_list
+from tests.factories import make_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+def titles(queryset) -> list[str]:
+    return [dataset.title for dataset in queryset]
+
+
+def test_every_word_must_match_and_prefixes_count():
+    make_dataset(title="Crab pulsar timing", description="radio light curve")
+    make_dataset(title="Crab nebula image")
+    make_dataset(title="Vela pulsar timing")
+
+    assert sorted(titles(dataset_list(query="crab"))) == ["Crab nebula image", "Crab pulsar timing"]
+    assert titles(dataset_list(query="crab puls")) == ["Crab pulsar timing"]
+    assert titles(dataset_list(query="radio")) == ["Crab pulsar timing"]
+
+
+def test_better_matches_come_first():
+    make_dataset(title="Galaxy survey", description="galaxy galaxy galaxy clusters")
+    make_dataset(title="Stars", description="a single galaxy mention among many other words here")
+
+    assert titles(dataset_list(query="galaxy"))[0] == "Galaxy survey"
+
+
+def test_index_follows_edits_and_deletions():
+    dataset = make_dataset(title="Old title")
+    dataset.title = "Renamed spectrum"
+    dataset.save()
+
+    assert titles(dataset_list(query="old")) == []
+    assert titles(dataset_list(query="renamed")) == ["Renamed spectrum"]
+    dataset.delete()
+    assert titles(dataset_list(query="renamed")) == []
+
+
+def test_diacritics_and_unicode_words_match():
+    make_dataset(title="Données de l'Observatoire de Paris-Meudon")
+
+    assert titles(dataset_list(query="donnees")) == ["Données de l'Observatoire de Paris-Meudon"]
+    assert titles(dataset_list(query="OBSERVATOIRE")) == ["Données de l'Observatoire de Paris-Meudon"]
+
+
+@pytest.mark.parametrize("hostile", [
+    '"', "'", "crab OR", "NEAR(a b)", "title:crab", "a*", "-crab", "(", ")", "^", '"; DROP TABLE x; --',
+    "' OR 1=1 --", "\\", "%", "_", "crab AND NOT", "{a b}", "💫",
+])
+def test_query_syntax_characters_are_plain_text(hostile):
+    make_dataset(title="Crab pulsar")
+
+    result = list(dataset_list(query=hostile))
+
+    assert all(dataset.title == "Crab pulsar" for dataset in result)
+
+
+def test_query_without_words_finds_nothing():
+    make_dataset(title="Crab pulsar")
+
+    assert titles(dataset_list(query="!!! ---")) == []
+
+
+def test_search_uses_the_index_not_a_like_scan():
+    make_dataset(title="Crab pulsar")
+
+    with CaptureQueriesContext(connection) as queries:
+        list(dataset_list(query="crab"))
+
+    sql = queries.captured_queries[-1]["sql"]
+    assert " MATCH " in sql and " LIKE " not in sql
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "VIRTUAL TABLE INDEX" in plan

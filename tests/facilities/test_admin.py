@@ -1,0 +1,71 @@
+"""Operators register and edit facilities in the Django admin; the token is write-only there too."""
+import pytest
+from django.test import Client
+
+from facilities.models import Facility
+from tests.factories import make_facility, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_logged_in():
+    user = make_user(staff=True)
+    user.is_superuser = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def facility_form(**overrides) -> dict:
+    form = {
+        "name": "Admin hub", "slug": "admin-hub", "hub_url": "http://127.0.0.1:8081", "api_token": "adm-TOKEN-1",
+        "description": "", "keywords": "", "allow_user_creation": "on", "data_rse_expression": "",
+        "data_mount_path": "", "staging_mode": "download", "spawn_deadline_seconds": "300",
+        "visibility": "public",
+        "profiles-TOTAL_FORMS": "1", "profiles-INITIAL_FORMS": "0", "profiles-MIN_NUM_FORMS": "0",
+        "profiles-MAX_NUM_FORMS": "1000", "profiles-0-slug": "small", "profiles-0-display_name": "Small",
+        "profiles-0-description": "", "profiles-0-position": "0",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_admin_adds_a_facility_with_profiles_and_an_encrypted_token(admin_client_logged_in):
+    response = admin_client_logged_in.post("/admin/facilities/facility/add/", facility_form())
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    facility = Facility.objects.get(slug="admin-hub")
+    assert facility.api_token == "adm-TOKEN-1"
+    assert list(facility.profiles.values_list("slug", flat=True)) == ["small"]
+
+
+def test_admin_change_page_never_shows_the_token_and_blank_keeps_it(admin_client_logged_in):
+    facility = make_facility("kept", token="keep-ME-secret", hub_url="http://127.0.0.1:8081", profiles=())
+
+    page = admin_client_logged_in.get(f"/admin/facilities/facility/{facility.pk}/change/")
+    assert page.status_code == 200 and "keep-ME-secret" not in page.content.decode()
+
+    form = facility_form(name="Renamed", slug="kept", api_token="")
+    response = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    facility.refresh_from_db()
+    assert facility.name == "Renamed" and facility.api_token == "keep-ME-secret"
+
+
+def test_admin_refuses_a_hub_url_aimed_at_private_addresses(admin_client_logged_in, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+
+    response = admin_client_logged_in.post(
+        "/admin/facilities/facility/add/", facility_form(hub_url="http://169.254.169.254/"))
+
+    assert response.status_code == 200
+    assert "not a public address" in response.content.decode()
+    assert not Facility.objects.filter(slug="admin-hub").exists()
+
+
+def test_workflows_and_datasets_are_editable_in_the_admin(admin_client_logged_in):
+    assert admin_client_logged_in.get("/admin/workflows/workflow/add/").status_code == 200
+    assert admin_client_logged_in.get("/admin/staging/dataset/add/").status_code == 200

@@ -1,0 +1,94 @@
+"""A real Celery worker for the suite: a subprocess on the test database, fed through a private
+filesystem broker folder. One per session; tests that kill it call `restart()`."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def broker_options(folder: Path) -> dict:
+    for sub in ("queue", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"), "store_processed": False, "polling_interval": 0.1}
+
+
+class Worker:
+    def __init__(self, *, database: str, broker_folder: Path, log_path: Path, env: dict[str, str]) -> None:
+        self.database, self.broker_folder, self.log_path = database, broker_folder, log_path
+        self.extra_env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self.extra_env,
+               "DJANGO_SETTINGS_MODULE": "esap.settings",
+               "ESAP_DATABASE_URL": f"sqlite:///{self.database}",
+               "ESAP_BROKER_URL": "filesystem://",
+               "ESAP_BROKER_FOLDER": str(self.broker_folder),
+               "PYTHONUNBUFFERED": "1"}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "esap", "worker", "--pool", "threads", "--concurrency", "4",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--beat", "--schedule", str(self.broker_folder / "beat-schedule")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_until_ready()
+
+    def _wait_until_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Celery worker exited at start:\n{self.log_tail()}")
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"Celery worker not ready after {timeout} s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL, as an out-of-memory killer or a lost machine would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.log_path.write_bytes(b"")
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    from django.conf import settings
+
+    from esap.celery import app
+
+    folder = Path(tempfile.mkdtemp(prefix="esap-broker-"))
+    app.conf.broker_transport_options = broker_options(folder)
+    worker = Worker(
+        database=settings.DATABASES["default"]["NAME"], broker_folder=folder,
+        log_path=folder / "worker.log",
+        env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2", "ESAP_SPAWN_DEADLINE_SECONDS": "60",
+             "ESAP_ALLOW_PRIVATE_URLS": "true"},
+    )
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,107 @@
+"""The portal's pages: search, paginate, fill the cart, and keep each user's cart to themselves."""
+import pytest
+from django.test import Client
+
+from staging.models import CartItem
+from tests.factories import make_dataset, make_facility, make_user, make_workflow
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client():
+    client = Client()
+    client.force_login(make_user("alice"))
+    return client
+
+
+def test_search_pages_find_by_keyword():
+    make_dataset(title="Crab light curve")
+    make_dataset(title="Vela light curve")
+    make_workflow()
+    make_facility("swan", name="SWAN", keywords="cern")
+
+    assert "Crab light curve" in Client().get("/datasets/", {"q": "crab"}).content.decode()
+    assert "Vela" not in Client().get("/datasets/", {"q": "crab"}).content.decode()
+    assert "Peek at files" in Client().get("/workflows/", {"q": "peek"}).content.decode()
+    assert "SWAN" in Client().get("/facilities/", {"q": "cern"}).content.decode()
+    home = Client().get("/", {"q": "crab"}).content.decode()
+    assert "Crab light curve" in home
+
+
+def test_dataset_pages_paginate_with_next_and_previous_links():
+    for index in range(45):
+        make_dataset(f"file-{index:02}.csv", title=f"Spectrum {index:02}")
+
+    first = Client().get("/datasets/", {"q": "spectrum"}).content.decode()
+    third = Client().get("/datasets/", {"q": "spectrum", "page": 3}).content.decode()
+
+    assert "Page 1 of 3" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert "Page 3 of 3" in third and 'rel="prev"' in third and "45 results" in third
+
+
+def test_adding_to_the_cart_from_the_dataset_page(alice_client):
+    dataset = make_dataset(title="Crab light curve")
+
+    response = alice_client.post("/cart/add/", {"dataset": dataset.pk, "next": "/datasets/"})
+
+    assert response.status_code == 302 and response["Location"] == "/datasets/"
+    cart_page = alice_client.get("/cart/").content.decode()
+    assert "Crab light curve" in cart_page and "Cart (1)" in cart_page
+
+
+def test_choosing_workflow_and_facility_profile_on_the_cart_page(alice_client):
+    workflow = make_workflow()
+    make_facility("swan", name="SWAN")
+
+    alice_client.post("/cart/workflow/", {"workflow": workflow.pk})
+    alice_client.post("/cart/facility/", {"facility_profile": "swan/medium"})
+    page = alice_client.get("/cart/").content.decode()
+
+    assert f'value="{workflow.pk}" selected' in page
+    assert 'value="swan/medium" selected' in page
+
+
+def test_checkout_of_an_incomplete_cart_shows_what_is_missing(alice_client):
+    response = alice_client.post("/cart/checkout/", follow=True)
+
+    assert "Add at least one dataset to your cart" in response.content.decode()
+
+
+def test_removing_another_users_line_is_404_and_leaves_it(alice_client):
+    bob = make_user("bob")
+    bob_client = Client()
+    bob_client.force_login(bob)
+    bob_client.post("/cart/add/", {"dataset": make_dataset().pk})
+    bobs_item = CartItem.objects.get(cart__user=bob)
+
+    assert alice_client.post(f"/cart/remove/{bobs_item.pk}/").status_code == 404
+    assert CartItem.objects.filter(pk=bobs_item.pk).exists()
+
+
+def test_cart_pages_need_a_login():
+    response = Client().get("/cart/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_state_changing_pages_require_the_csrf_token():
+    user = make_user("carol")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    assert client.post("/cart/add/", {"dataset": make_dataset().pk}).status_code == 403
+    assert not CartItem.objects.filter(cart__user=user).exists()
+
+
+def test_local_accounts_sign_up_and_log_in():
+    client = Client()
+    signup = client.post("/accounts/signup/", {
+        "username": "newcomer", "email": "new@example.org",
+        "password1": "a-fine-long-password-1", "password2": "a-fine-long-password-1"})
+
+    assert signup.status_code == 302
+    client.logout()
+    login = client.post("/accounts/login/", {"login": "newcomer", "password": "a-fine-long-password-1"})
+    assert login.status_code == 302
+    assert "newcomer" in client.get("/").content.decode()
