@@ -1,0 +1,81 @@
+"""A user's single-user server, reached through the hub's proxy with a server-scoped token: notebook
+contents, kernel sessions, and cell execution over the kernel websocket."""
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+from facilities.hub.errors import HubRequestError
+from facilities.hub.kernel import CellResult, KernelConnection
+from facilities.hub.transport import RetryPolicy, Timeouts, Transport
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    session_id: str
+    kernel_id: str
+    path: str
+    kernel_name: str
+
+
+class ServerClient:
+    def __init__(self, hub_url: str, user: str, server: str, token: str, *, timeouts: Timeouts = Timeouts(),
+                 retry: RetryPolicy = RetryPolicy(), session: requests.Session | None = None) -> None:
+        self.prefix = f"/user/{quote(user, safe='')}/{quote(server, safe='')}"
+        self.base = f"{hub_url.rstrip('/')}{self.prefix}"
+        self.http = Transport(token, timeouts=timeouts, retry=retry, session=session)
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"ServerClient({self.base!r})"
+
+    def ensure_directory(self, path: str) -> None:
+        current = ""
+        for part in [p for p in path.split("/") if p]:
+            current = posixpath.join(current, part)
+            try:
+                self.http.request("GET", self._contents(current) + "?content=0")
+            except HubRequestError as error:
+                if error.status != 404:
+                    raise
+                self.http.request("PUT", self._contents(current), json={"type": "directory"})
+
+    def put_notebook(self, path: str, notebook: dict) -> None:
+        self.http.request("PUT", self._contents(path),
+                          json={"type": "notebook", "format": "json", "content": notebook})
+
+    def get_notebook(self, path: str) -> dict:
+        return self.http.request("GET", self._contents(path) + "?type=notebook&content=1").json()["content"]
+
+    def create_session(self, path: str, kernel_name: str) -> SessionInfo:
+        """A kernel bound to the notebook's path; JupyterLab opening the notebook joins the same one."""
+        body = {"path": path, "name": posixpath.basename(path), "type": "notebook",
+                "kernel": {"name": kernel_name}}
+        return _session(self.http.request("POST", f"{self.base}/api/sessions", json=body).json())
+
+    def list_sessions(self) -> list[SessionInfo]:
+        return [_session(item) for item in self.http.request("GET", f"{self.base}/api/sessions").json()]
+
+    def execute(self, kernel_id: str, session_id: str, sources: list[str], *,
+                timeout_per_cell: float = 120.0) -> list[CellResult]:
+        """Run the cells in order on the kernel, stopping after the first that fails."""
+        url = self.base.replace("http", "ws", 1) + f"/api/kernels/{quote(kernel_id, safe='')}/channels"
+        with KernelConnection(url, token=self._token, session_id=session_id,
+                              connect_timeout=self.http.timeouts.connect) as kernel:
+            kernel.wait_until_ready(timeout=max(30.0, timeout_per_cell))
+            results = []
+            for source in sources:
+                result = kernel.execute(source, timeout=timeout_per_cell)
+                results.append(result)
+                if result.status != "ok":
+                    break
+            return results
+
+    def _contents(self, path: str) -> str:
+        return f"{self.base}/api/contents/{quote(path.strip('/'))}"
+
+
+def _session(item: dict) -> SessionInfo:
+    return SessionInfo(session_id=item["id"], kernel_id=item["kernel"]["id"], path=item.get("path", ""),
+                       kernel_name=item["kernel"].get("name", ""))

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the JupyterHub used by the tests and the demo, once: its own virtual environment (JupyterHub
+# and JupyterLab) and configurable-http-proxy from npm. Re-runs are instant (stamp file).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+HUB_VENV=${ESAP_HUB_VENV:-$ROOT/.venv-hub}
+NODE_PREFIX=${ESAP_NODE_PREFIX:-$ROOT/.node}
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+JUPYTERHUB=jupyterhub==6.1.1
+JUPYTERLAB=jupyterlab==4.6.6
+PROXY=configurable-http-proxy@5.3.0
+STAMP="$HUB_VENV/.esap-hub-installed"
+WANT="$JUPYTERHUB $JUPYTERLAB $PROXY"
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x "$NODE_PREFIX/node_modules/.bin/configurable-http-proxy" ]; then
+  exit 0
+fi
+
+[ -x "$HUB_VENV/bin/python" ] || "$PYTHON" -m venv "$HUB_VENV"
+"$HUB_VENV/bin/pip" install --quiet --disable-pip-version-check "$JUPYTERHUB" "$JUPYTERLAB"
+# rfc3987-syntax builds a grammar at import: +2 s on every hub and server start. Nothing needs it at run
+# time (pip check stays clean), so it goes, and it must be the last pip step.
+"$HUB_VENV/bin/pip" uninstall --quiet -y rfc3987-syntax >/dev/null 2>&1 || true
+
+mkdir -p "$NODE_PREFIX"
+npm install --silent --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY" >/dev/null 2>&1 \
+  || npm install --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY"
+
+echo "$WANT" >"$STAMP"
