@@ -152,7 +152,6 @@ ESAP_CELL_TIMEOUT_SECONDS = env_int("ESAP_CELL_TIMEOUT_SECONDS", 120)
 ESAP_NOTEBOOK_DIR = env("ESAP_NOTEBOOK_DIR", "esap")
 # Outbound URLs (facility hubs, repositories): loopback/private targets only if the operator allows.
 ESAP_ALLOW_PRIVATE_URLS = env_bool("ESAP_ALLOW_PRIVATE_URLS", DEBUG)
-ESAP_DEMO_DATA_DIR = Path(env("ESAP_DEMO_DATA_DIR", str(BASE_DIR / "esap" / "demo" / "data")))
 
 LOGGING = {
     "version": 1,

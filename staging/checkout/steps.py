@@ -11,12 +11,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from esap.errors import ServiceError, UserError
-from facilities.hub import errors as hub_errors
-from facilities.hub.client import HubClient
 from facilities.hub.server import ServerClient
 from facilities.models import Facility
 from staging.checkout import hub_access, machine
-from staging.checkout.injection import UndeclaredParameterError, apply_outputs, code_cells_to_execute, inject_parameters
+from staging.checkout.injection import (
+    UndeclaredParameterError, apply_outputs, code_cells_to_execute, inject_parameters,
+)
 from staging.checkout.states import State
 from staging.models import Checkout
 from staging.sources.base import StagingError, StagingTarget, get_source
