@@ -1,0 +1,162 @@
+"""Every fault the real hub can produce ends the checkout in failed-with-reason (or ready after a retry),
+never loses the cart, and never spawns a second server."""
+import socket
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from staging.models import Cart, Checkout
+from tests.factories import make_user, make_workflow
+from tests.staging.checkout.conftest import hub_client, launch, notebook_with_cells, server_for, wait_for
+
+pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_failed_and_cart_restored(checkout: Checkout, *, step: str, code: str, reason: str) -> None:
+    assert checkout.state == "failed", checkout.state
+    assert (checkout.failed_step, checkout.error_code) == (step, code)
+    assert reason in checkout.error_message
+    assert checkout.events.last().phase == "failed" and reason in checkout.events.last().message
+    cart = Cart.objects.get(user=checkout.user)
+    assert cart.frozen_by is None
+    assert [i.dataset_id for i in cart.items.all()] == [d["id"] for d in checkout.datasets]
+
+
+def test_hub_down(launch_env, hub_facility):
+    facility = hub_facility(hub_url=f"http://127.0.0.1:{closed_port()}")
+
+    checkout = wait_for(launch(facility=facility))
+
+    assert_failed_and_cart_restored(checkout, step="spawning", code="facility.unavailable",
+                                    reason="could not be reached")
+
+
+def test_spawn_fails_because_the_server_process_exits(launch_env, hub_facility):
+    checkout = wait_for(launch(facility=hub_facility(), profile="exits"))
+
+    assert_failed_and_cart_restored(checkout, step="spawning", code="spawn.failed",
+                                    reason="exited with status 3 during startup")
+
+
+def test_spawn_hangs_past_the_facility_deadline(launch_env, hub_facility):
+    started = time.monotonic()
+
+    checkout = wait_for(launch(facility=hub_facility(deadline=3), profile="hangs"))
+
+    assert_failed_and_cart_restored(checkout, step="spawning", code="spawn.timeout", reason="within 3 seconds")
+    assert time.monotonic() - started < 30
+    hub_client(launch_env).stop_server(checkout.hub_username, checkout.server_name)
+
+
+def test_profile_unknown_to_the_hub(launch_env, hub_facility):
+    checkout = wait_for(launch(facility=hub_facility(), profile="gpu-unknown"))
+
+    assert_failed_and_cart_restored(checkout, step="spawning", code="facility.rejected",
+                                    reason="Unknown profile 'gpu-unknown'")
+
+
+def test_portal_token_lacking_a_scope(launch_env, hub_facility):
+    checkout = wait_for(launch(facility=hub_facility(token=launch_env.weak_token)))
+
+    assert_failed_and_cart_restored(checkout, step="spawning", code="facility.forbidden",
+                                    reason="requires any of")
+    assert launch_env.weak_token not in checkout.error_message
+
+
+def test_kernel_error_in_a_first_cell_leaves_server_and_notebook_to_inspect(launch_env, hub_facility):
+    workflow = make_workflow(notebook_with_cells(
+        "rows = len(dataset_paths)", "raise RuntimeError(f'cannot calibrate {rows} file(s)')", "print('later')"),
+        path="broken.ipynb", first_cells=4)
+
+    checkout = wait_for(launch(facility=hub_facility(), workflow=workflow))
+
+    assert_failed_and_cart_restored(checkout, step="executing", code="notebook.cell_error",
+                                    reason="RuntimeError: cannot calibrate 1 file(s)")
+    saved = server_for(launch_env, checkout).get_notebook(checkout.remote_path)
+    errors = [o for c in saved["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors and errors[0]["evalue"] == "cannot calibrate 1 file(s)"
+    assert hub_client(launch_env).get_server(checkout.hub_username, checkout.server_name).ready
+
+
+def test_retry_resumes_from_the_failed_step_once_the_cause_is_fixed(launch_env, hub_facility):
+    user = make_user()
+    facility = hub_facility(token="")
+    failed = wait_for(launch(user, facility=facility))
+    assert_failed_and_cart_restored(failed, step="spawning", code="facility.no_token", reason="no API token")
+
+    facility.api_token = launch_env.service_token
+    facility.save()
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.post(f"/api/checkouts/{failed.pk}/retry/").status_code == 202
+    checkout = wait_for(failed)
+
+    assert checkout.state == "ready", checkout.error_message
+    after_retry = list(checkout.events.filter(pk__gt=failed.events.get(phase="failed").pk)
+                       .values_list("phase", flat=True))
+    assert after_retry[0] == "spawning" and "staging" not in after_retry
+    assert (checkout.error_code, checkout.error_message) == ("", "")
+
+
+def test_only_a_failed_checkout_can_be_retried(launch_env, hub_facility):
+    user = make_user()
+    checkout = wait_for(launch(user, facility=hub_facility()))
+    api = APIClient()
+    api.force_authenticate(user)
+
+    response = api.post(f"/api/checkouts/{checkout.pk}/retry/")
+
+    assert response.status_code == 400 and response.json()["error"] == "checkout.not_retryable"
+
+
+def test_cancel_while_spawning_gives_the_cart_back(launch_env, hub_facility):
+    user = make_user()
+    checkout = wait_for(launch(user, facility=hub_facility(deadline=8), profile="hangs"), states={"spawning"})
+    api = APIClient()
+    api.force_authenticate(user)
+
+    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
+
+    cart = Cart.objects.get(user=user)
+    assert cart.frozen_by is None and cart.items.count() == 1
+    time.sleep(9)  # the worker's spawn step ends at its deadline and must not move a cancelled checkout
+    checkout.refresh_from_db()
+    assert checkout.state == "cancelled"
+    hub_client(launch_env).stop_server(checkout.hub_username, checkout.server_name)
+
+
+def test_worker_killed_mid_spawn_resumes_without_a_second_server(launch_env, hub_facility, celery_worker):
+    checkout = launch(facility=hub_facility())
+    wait_for(checkout, states={"spawning"})
+
+    celery_worker.kill()
+    celery_worker.restart()
+    checkout = wait_for(checkout)
+
+    assert checkout.state == "ready", checkout.error_message
+    assert hub_client(launch_env).list_servers(checkout.hub_username) == [checkout.server_name]
+
+
+def test_another_users_checkout_is_404_everywhere(launch_env, hub_facility, client):
+    checkout = wait_for(launch(facility=hub_facility(token="")))
+    intruder = make_user()
+    api = APIClient()
+    api.force_authenticate(intruder)
+    client.force_login(intruder)
+
+    assert api.get(f"/api/checkouts/{checkout.pk}/").status_code == 404
+    assert api.get(f"/api/checkouts/{checkout.pk}/events/").status_code == 404
+    assert api.post(f"/api/checkouts/{checkout.pk}/retry/").status_code == 404
+    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").status_code == 404
+    assert client.get(f"/checkouts/{checkout.pk}/").status_code == 404
+    assert client.get(f"/checkouts/{checkout.pk}/stream/").status_code == 404
+    assert api.get("/api/checkouts/").json()["count"] == 0
+    checkout.refresh_from_db()
+    assert checkout.state == "failed"
