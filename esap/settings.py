@@ -142,6 +142,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "staging.tasks.checkout_sweep",
         "schedule": float(env_int("ESAP_SWEEP_SECONDS", 30)),
     },
+    "probe-facilities": {
+        "task": "facilities.tasks.facility_probe_all",
+        "schedule": float(env_int("ESAP_PROBE_SECONDS", 300)),
+    },
 }
 
 # Checkout behaviour.

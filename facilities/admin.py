@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from esap.errors import UserError
 from facilities.models import Facility, ServerProfile
-from facilities.services import hub_url_clean
+from facilities.services import facility_probe, hub_url_clean
 
 
 class FacilityAdminForm(forms.ModelForm):
@@ -43,3 +43,10 @@ class FacilityAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "keywords"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["health", "health_message", "hub_version", "probed_at"]
+    actions = ["probe"]
+
+    @admin.action(description="Probe the selected facilities' hubs now")
+    def probe(self, request, queryset) -> None:
+        for facility in queryset:
+            facility_probe(facility=facility)
+        self.message_user(request, f"Probed {queryset.count()} facilities.")

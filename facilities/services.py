@@ -32,3 +32,22 @@ def facility_record_probe(*, facility: Facility, healthy: bool, version: str = "
     facility.health_message = message[:500]
     facility.probed_at = timezone.now()
     facility.save(update_fields=["health", "hub_version", "health_message", "probed_at"])
+
+
+def facility_probe(*, facility: Facility) -> Facility:
+    """Ask the facility's hub who it is and record its health and version."""
+    from esap.errors import UserError
+    from facilities.hub.client import HubClient
+    from facilities.hub.errors import HubError
+    from facilities.hub.transport import RetryPolicy, Timeouts
+
+    try:
+        check_outbound_url(facility.hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+        client = HubClient(facility.hub_url, str(facility.api_token or ""),
+                           timeouts=Timeouts(connect=3, read=10), retry=RetryPolicy(attempts=2, backoff=0.5))
+        version = client.info().version
+    except (HubError, UserError) as error:
+        facility_record_probe(facility=facility, healthy=False, message=str(error))
+    else:
+        facility_record_probe(facility=facility, healthy=True, version=version, message="")
+    return facility

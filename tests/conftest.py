@@ -1,4 +1,5 @@
 """Suite-wide fixtures. Each real server lives behind one session-scoped fixture in tests/servers/."""
+import itertools
 import os
 import shutil
 import tempfile
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import make_facility
+from tests.servers.browser import browser  # noqa: F401  (session-scoped headless Chromium)
 from tests.servers.jupyterhub.fixture import jupyterhub  # noqa: F401  (session-scoped real hub)
 from tests.servers.worker import celery_worker  # noqa: F401  (session-scoped real Celery worker)
 
@@ -37,3 +40,22 @@ def django_db_modify_db_settings():
 
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         settings.DATABASES["default"]["TEST"]["NAME"] = str(_TEST_DATABASE)
+
+
+_facilities = itertools.count(1)
+
+
+@pytest.fixture
+def launch_env(jupyterhub, celery_worker, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    return jupyterhub
+
+
+@pytest.fixture
+def hub_facility(launch_env):
+    def build(*, token: str | None = None, deadline: int = 60, hub_url: str | None = None, **fields):
+        return make_facility(
+            f"hub-{next(_facilities)}", hub_url=hub_url or launch_env.url,
+            token=launch_env.service_token if token is None else token,
+            profiles=("small", "exits", "hangs", "gpu-unknown"), spawn_deadline_seconds=deadline, **fields)
+    return build

@@ -12,20 +12,26 @@ JUPYTERHUB=jupyterhub==6.1.1
 JUPYTERLAB=jupyterlab==4.6.6
 PROXY=configurable-http-proxy@5.3.0
 STAMP="$HUB_VENV/.esap-hub-installed"
-WANT="$JUPYTERHUB $JUPYTERLAB $PROXY"
+WANT="$JUPYTERHUB $JUPYTERLAB $PROXY lab-overrides-1"
+LOG="$HUB_VENV.install.log"
+quietly() { "$@" >>"$LOG" 2>&1 || { echo "failed: $* (log: $LOG)" >&2; tail -20 "$LOG" >&2; exit 1; }; }
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x "$NODE_PREFIX/node_modules/.bin/configurable-http-proxy" ]; then
   exit 0
 fi
 
 [ -x "$HUB_VENV/bin/python" ] || "$PYTHON" -m venv "$HUB_VENV"
-"$HUB_VENV/bin/pip" install --quiet --disable-pip-version-check "$JUPYTERHUB" "$JUPYTERLAB"
+quietly "$HUB_VENV/bin/pip" install --disable-pip-version-check "$JUPYTERHUB" "$JUPYTERLAB"
 # rfc3987-syntax builds a grammar at import: +2 s on every hub and server start. Nothing needs it at run
 # time (pip check stays clean), so it goes, and it must be the last pip step.
 "$HUB_VENV/bin/pip" uninstall --quiet -y rfc3987-syntax >/dev/null 2>&1 || true
 
 mkdir -p "$NODE_PREFIX"
-npm install --silent --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY" >/dev/null 2>&1 \
-  || npm install --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY"
+quietly npm install --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY"
+
+# JupyterLab's "get official Jupyter news?" pop-up has no network to talk to here.
+settings="$HUB_VENV/share/jupyter/lab/settings"
+mkdir -p "$settings"
+echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' >"$settings/overrides.json"
 
 echo "$WANT" >"$STAMP"

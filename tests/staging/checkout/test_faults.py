@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from staging.models import Cart, Checkout
 from tests.factories import make_user, make_workflow
-from tests.staging.checkout.conftest import hub_client, launch, notebook_with_cells, server_for, wait_for
+from tests.launching import hub_client, launch, notebook_with_cells, server_for, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
 

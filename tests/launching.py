@@ -1,8 +1,7 @@
 """Building carts and waiting for checkouts that run on the real worker against the real hub."""
-import itertools
+import json
 import time
 
-import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from facilities.hub.client import HubClient
@@ -12,25 +11,7 @@ from staging.checkout.services import checkout_start
 from staging.checkout.states import TERMINAL
 from staging.models import Checkout
 from staging.sources.local import local_source
-from tests.factories import make_dataset, make_facility, make_user, make_workflow
-
-_facilities = itertools.count(1)
-
-
-@pytest.fixture
-def launch_env(jupyterhub, celery_worker, settings):
-    settings.ESAP_ALLOW_PRIVATE_URLS = True
-    return jupyterhub
-
-
-@pytest.fixture
-def hub_facility(launch_env):
-    def build(*, token: str | None = None, deadline: int = 60, hub_url: str | None = None, **fields):
-        return make_facility(
-            f"hub-{next(_facilities)}", hub_url=hub_url or launch_env.url,
-            token=launch_env.service_token if token is None else token,
-            profiles=("small", "exits", "hangs", "gpu-unknown"), spawn_deadline_seconds=deadline, **fields)
-    return build
+from tests.factories import make_dataset, make_user, make_workflow
 
 
 def local_dataset(identifier: str):
@@ -73,7 +54,6 @@ def notebook_with_cells(*sources: str, first_cells: int | None = None) -> dict:
     notebook.cells = [new_markdown_cell("# Test workflow"), parameters] + [new_code_cell(s) for s in sources]
     for index, cell in enumerate(notebook.cells):
         cell.id = f"cell-{index}"
-    import json
     return json.loads(json.dumps(notebook))
 
 

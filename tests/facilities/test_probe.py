@@ -1,0 +1,40 @@
+"""The portal probes each facility's hub and keeps its health and version current."""
+import pytest
+
+from facilities.models import Health
+from facilities.services import facility_probe
+from tests.factories import make_facility
+
+pytestmark = [pytest.mark.hub, pytest.mark.django_db]
+
+
+def test_a_live_hub_is_up_with_its_version(jupyterhub, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    facility = make_facility(hub_url=jupyterhub.url, token=jupyterhub.service_token)
+
+    facility_probe(facility=facility)
+
+    facility.refresh_from_db()
+    assert (facility.health, facility.hub_version, facility.health_message) == (Health.UP, "6.1.1", "")
+    assert facility.probed_at is not None
+
+
+def test_a_hub_that_does_not_answer_is_down_with_the_reason(settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    facility = make_facility(hub_url="http://127.0.0.1:9")
+
+    facility_probe(facility=facility)
+
+    facility.refresh_from_db()
+    assert facility.health == Health.DOWN and "ConnectionError" in facility.health_message
+
+
+def test_a_hub_url_the_policy_refuses_is_down_without_being_called(settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    facility = make_facility(hub_url="http://127.0.0.1:9")
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+
+    facility_probe(facility=facility)
+
+    facility.refresh_from_db()
+    assert facility.health == Health.DOWN and "not a public address" in facility.health_message

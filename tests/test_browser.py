@@ -1,0 +1,56 @@
+"""A scientist's whole path in a real browser: log in, search, fill the cart, check out, watch the
+launch, and land in JupyterLab with the notebook's first cells run on their data."""
+import os
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.factories import make_user, make_workflow
+from tests.launching import local_dataset
+
+pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def click(browser, css: str) -> None:
+    WebDriverWait(browser, 20).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css))).click()
+
+
+def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env):
+    user = make_user("browser-scientist")
+    facility = hub_facility(name="Browser hub")
+    local_dataset("lightcurves/crab_pulsar.csv")
+    workflow = make_workflow(path="light_curve_summary.ipynb", first_cells=3)
+    wait = WebDriverWait(browser, 60)
+
+    browser.get(f"{live_server.url}/accounts/login/")
+    browser.find_element(By.NAME, "login").send_keys(user.username)
+    browser.find_element(By.NAME, "password").send_keys(user.raw_password)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait.until(EC.presence_of_element_located((By.ID, "nav-cart")))
+
+    browser.get(f"{live_server.url}/datasets/?q=crab")
+    click(browser, 'button[data-dataset="lightcurves/crab_pulsar.csv"]')
+    wait.until(EC.text_to_be_present_in_element((By.ID, "nav-cart"), "Cart (1)"))
+    browser.get(f"{live_server.url}/workflows/?q=light+curve")
+    browser.find_element(By.LINK_TEXT, workflow.title).click()
+    click(browser, "#choose-workflow")
+    browser.get(f"{live_server.url}/facilities/{facility.slug}/")
+    click(browser, 'button[data-profile="small"]')
+
+    browser.get(f"{live_server.url}/cart/")
+    assert Select(browser.find_element(By.ID, "cart-facility")).first_selected_option.text.endswith("Small")
+    click(browser, "#checkout")
+
+    wait.until(EC.url_contains("/hub/login"))  # the hub asks who this is (OIDC removes this in a later step)
+    browser.find_element(By.NAME, "username").send_keys(user.username)
+    browser.find_element(By.NAME, "password").send_keys(launch_env.user_password)
+    browser.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
+
+    wait.until(EC.url_contains("/lab/tree/esap/light_curve_summary.ipynb"))
+    output = WebDriverWait(browser, 90).until(EC.presence_of_element_located(
+        (By.XPATH, "//*[contains(@class, 'jp-OutputArea-output')][contains(., '200 samples')]")))
+    assert "lightcurves/crab_pulsar.csv: 200 samples" in output.text
+    if os.environ.get("ESAP_SCREENSHOT_DIR"):  # for a person to look at what the scientist sees
+        browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "notebook.png"))
