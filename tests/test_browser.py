@@ -43,8 +43,9 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env)
     assert Select(browser.find_element(By.ID, "cart-facility")).first_selected_option.text.endswith("Small")
     click(browser, "#checkout")
 
-    wait.until(EC.url_contains("/hub/login"))  # the hub asks who this is (OIDC removes this in a later step)
-    browser.find_element(By.NAME, "username").send_keys(user.username)
+    # The hub asks who this is (single sign-on through OIDC removes this step in a later issue).
+    wait.until(EC.url_contains("/hub/login"))
+    wait.until(EC.presence_of_element_located((By.NAME, "username"))).send_keys(user.username)
     browser.find_element(By.NAME, "password").send_keys(launch_env.user_password)
     browser.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
 
