@@ -116,11 +116,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
-# Celery. The embedded default uses kombu's filesystem transport so that a newcomer needs no broker;
-# production sets ESAP_BROKER_URL=redis://...
-CELERY_BROKER_URL = env("ESAP_BROKER_URL", "filesystem://")
+# Celery. The embedded default uses a filesystem transport (esap/broker.py) so that a newcomer needs no
+# broker daemon; production sets ESAP_BROKER_URL=redis://...
+CELERY_BROKER_URL = env("ESAP_BROKER_URL", "localfs://")
 CELERY_BROKER_FOLDER = Path(env("ESAP_BROKER_FOLDER", str(DATA_DIR / "broker")))
-if CELERY_BROKER_URL.startswith("filesystem://"):
+if CELERY_BROKER_URL.startswith("localfs://"):
     for _sub in ("queue", "processed"):
         (CELERY_BROKER_FOLDER / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -128,7 +128,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         "store_processed": False,
-        "polling_interval": 0.2,
+        "polling_interval": float(env("ESAP_BROKER_POLL_SECONDS", "0.05")),
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

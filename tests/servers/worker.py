@@ -30,7 +30,7 @@ class Worker:
         env = {**os.environ, **self.extra_env,
                "DJANGO_SETTINGS_MODULE": "esap.settings",
                "ESAP_DATABASE_URL": f"sqlite:///{self.database}",
-               "ESAP_BROKER_URL": "filesystem://",
+               "ESAP_BROKER_URL": "localfs://",
                "ESAP_BROKER_FOLDER": str(self.broker_folder),
                "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")

@@ -209,3 +209,37 @@ def test_a_cell_running_past_its_timeout_is_reported_as_such(running):
                               timeout_per_cell=1)
 
     assert results[0].status == "timeout"
+
+
+def test_an_older_hub_gets_the_bare_user_options(hub, user):
+    from facilities.hub.client import HubInfo
+
+    hub._info = HubInfo(version="5.3.0")  # as `GET /hub/api/` answers on JupyterHub 5
+    hub.start_server(user, "old-style", {"profile": "medium"}, display_name="ignored by old hubs")
+
+    list(hub.follow_progress(user, "old-style", deadline_seconds=60))
+    assert hub.get_server(user, "old-style").user_options == {"profile": "medium"}
+    hub.stop_server(user, "old-style")
+
+
+def test_a_hub_answering_503_is_retried_with_backoff_then_unavailable():
+    """The hub process dies but its proxy lives on and answers 503 for the hub API."""
+    import os
+    import signal
+
+    from tests.servers.jupyterhub.localhub import LocalHub
+
+    crashed = LocalHub().start()
+    try:
+        os.kill(crashed.process.pid, signal.SIGKILL)
+        crashed.process.wait(10)
+        client = HubClient(crashed.url, crashed.service_token, retry=RetryPolicy(attempts=3, backoff=0.2, cap=1))
+        started = time.monotonic()
+
+        with pytest.raises(HubUnavailable) as outage:
+            client.info()
+
+        assert outage.value.status == 503
+        assert time.monotonic() - started >= 0.2 + 0.4  # two backoffs before giving up
+    finally:
+        crashed.stop()

@@ -1,0 +1,126 @@
+"""The checkout state machine: one table of moves, compare-and-set transitions, an event per move,
+and the cart frozen at checkout, given back on failure or cancel, consumed when ready."""
+import pytest
+
+from esap.errors import UserError
+from staging import services
+from staging.checkout import machine
+from staging.checkout.services import checkout_start
+from staging.checkout.states import STEPS, TRANSITIONS, State, allowed, next_step
+from staging.models import Cart, Checkout
+from tests.factories import make_dataset, make_facility, make_user, make_workflow
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_worker(monkeypatch):
+    """These tests drive the machine by hand: the enqueued task is recorded, not run."""
+    enqueued = []
+    monkeypatch.setattr("staging.tasks.checkout_run.delay", enqueued.append)
+    return enqueued
+
+
+def checked_out(user=None) -> Checkout:
+    user = user or make_user()
+    services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    services.cart_choose_workflow(user=user, workflow_id=make_workflow().pk)
+    services.cart_choose_facility(user=user, facility_slug=make_facility().slug)
+    return checkout_start(user=user)
+
+
+def test_the_happy_path_goes_through_every_step_in_order():
+    assert [next_step(step) for step in STEPS] == [*STEPS[1:], State.READY]
+    assert allowed(State.CREATED, State.STAGING) and not allowed(State.CREATED, State.READY)
+
+
+def test_ended_checkouts_go_nowhere_and_failed_ones_only_back_to_a_step_or_cancelled():
+    assert TRANSITIONS[State.READY] == TRANSITIONS[State.CANCELLED] == frozenset()
+    assert TRANSITIONS[State.FAILED] == frozenset({*STEPS, State.CANCELLED})
+
+
+def test_a_move_the_table_forbids_raises():
+    checkout = checked_out()
+
+    with pytest.raises(ValueError, match="cannot go from created to ready"):
+        machine.transition(checkout.pk, source=State.CREATED, target=State.READY, message="skip")
+
+
+def test_the_pipeline_is_enqueued_only_once_the_checkout_is_committed(no_worker,
+                                                                     django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        checkout = checked_out()
+        assert no_worker == []
+
+    for callback in callbacks:
+        callback()
+    assert no_worker == [str(checkout.pk)]
+
+
+def test_a_transition_is_a_compare_and_set_with_one_event():
+    checkout = checked_out()
+
+    assert machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="go")
+    assert not machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="again")
+
+    checkout.refresh_from_db()
+    assert checkout.state == State.STAGING
+    assert list(checkout.events.values_list("phase", "message")) == [
+        ("created", "Checkout created."), ("staging", "go")]
+
+
+def test_the_cart_is_frozen_at_checkout_and_given_back_on_failure():
+    user = make_user()
+    checkout = checked_out(user)
+    cart = Cart.objects.get(user=user)
+    assert cart.frozen_by_id == checkout.pk
+    with pytest.raises(UserError, match="being checked out"):
+        services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    with pytest.raises(UserError, match="being checked out"):
+        checkout_start(user=user)
+
+    machine.transition(checkout.pk, source=State.CREATED, target=State.FAILED, message="broken")
+
+    cart.refresh_from_db()
+    assert cart.frozen_by is None and cart.items.count() == 1 and cart.workflow is not None
+
+
+def test_the_cart_is_given_back_on_cancel_and_consumed_when_ready():
+    cancelled_user, ready_user = make_user(), make_user()
+    cancelled, ready = checked_out(cancelled_user), checked_out(ready_user)
+
+    machine.transition(cancelled.pk, source=State.CREATED, target=State.CANCELLED, message="stop")
+    Checkout.objects.filter(pk=ready.pk).update(state=State.EXECUTING)
+    machine.transition(ready.pk, source=State.EXECUTING, target=State.READY, message="done")
+
+    assert Cart.objects.get(user=cancelled_user).items.count() == 1
+    consumed = Cart.objects.get(user=ready_user)
+    assert consumed.frozen_by is None and consumed.items.count() == 0 and consumed.workflow is None
+
+
+def test_a_lease_keeps_a_second_worker_out_until_it_expires(settings):
+    checkout = checked_out()
+
+    assert machine.claim(checkout.pk, worker="w1")
+    assert not machine.claim(checkout.pk, worker="w2")
+    assert machine.claim(checkout.pk, worker="w1")  # the holder may claim again
+    settings.ESAP_CHECKOUT_LEASE_SECONDS = -1
+    machine.renew(checkout.pk, worker="w1")
+    assert machine.claim(checkout.pk, worker="w2")
+
+
+@pytest.mark.parametrize("missing, expected", [
+    ("datasets", "Add at least one dataset"), ("workflow", "Choose a workflow"), ("facility", "Choose a facility"),
+])
+def test_an_incomplete_cart_cannot_be_checked_out(missing, expected):
+    user = make_user()
+    if missing != "datasets":
+        services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    if missing != "workflow":
+        services.cart_choose_workflow(user=user, workflow_id=make_workflow().pk)
+    if missing != "facility":
+        services.cart_choose_facility(user=user, facility_slug=make_facility().slug)
+
+    with pytest.raises(UserError, match=expected):
+        checkout_start(user=user)
+    assert not Checkout.objects.filter(user=user).exists()
