@@ -35,7 +35,7 @@ class Worker:
                "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "esap", "worker", "--pool", "threads", "--concurrency", "4",
+            [sys.executable, "-m", "celery", "-A", "esap", "worker", "--pool", "threads", "--concurrency", "8",
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--beat", "--schedule", str(self.broker_folder / "beat-schedule")],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
