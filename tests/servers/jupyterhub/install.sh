@@ -27,7 +27,13 @@ quietly "$HUB_VENV/bin/pip" install --disable-pip-version-check "$JUPYTERHUB" "$
 "$HUB_VENV/bin/pip" uninstall --quiet -y rfc3987-syntax >/dev/null 2>&1 || true
 
 mkdir -p "$NODE_PREFIX"
-quietly npm install --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY"
+if ! npm install --no-fund --no-audit --no-save --prefix "$NODE_PREFIX" "$PROXY" >>"$LOG" 2>&1; then
+  # No npm registry at hand: the pure-Python drop-in behaves the same for our use (see shared notes).
+  echo "npm could not install $PROXY (log: $LOG); using the pure-Python configurable-http-proxy" >&2
+  quietly "$HUB_VENV/bin/pip" install --disable-pip-version-check configurable-http-proxy==0.4.0
+  mkdir -p "$NODE_PREFIX/node_modules/.bin"
+  ln -sf "$HUB_VENV/bin/configurable-http-proxy" "$NODE_PREFIX/node_modules/.bin/configurable-http-proxy"
+fi
 
 # JupyterLab's "get official Jupyter news?" pop-up has no network to talk to here.
 settings="$HUB_VENV/share/jupyter/lab/settings"
