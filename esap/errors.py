@@ -11,6 +11,7 @@ MESSAGES: dict[str, str] = {
     "cart.no_workflow": "Choose a workflow before checking out.",
     "cart.no_facility": "Choose a facility and one of its server profiles before checking out.",
     "cart.profile_mismatch": "The profile {profile!r} is not offered by facility {facility!r}.",
+    "cart.unknown_version": "Workflow {workflow!r} has no version read at commit {commit}.",
     "cart.frozen": "Your cart is being checked out; it can be changed again when that checkout ends.",
     "catalogue.not_found": "No {kind} with id {id}.",
     "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",
@@ -32,6 +33,8 @@ MESSAGES: dict[str, str] = {
                         "the portal create users.",
     "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
     "url.not_allowed": "The URL {url!r} is not allowed: {detail}",
+    "repository.bad_ref": "{ref!r} is not a Git ref (a branch, tag or commit SHA).",
+    "launch_link.invalid": "This launch link cannot be used: {detail}",
     "internal": "An unexpected error stopped this step; the operators have been told.",
 }
 

@@ -142,6 +142,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "staging.tasks.checkout_sweep",
         "schedule": float(env_int("ESAP_SWEEP_SECONDS", 30)),
     },
+    "harvest-repositories": {
+        "task": "workflows.tasks.repository_harvest_all",
+        "schedule": float(env_int("ESAP_HARVEST_SECONDS", 3600)),
+    },
     "probe-facilities": {
         "task": "facilities.tasks.facility_probe_all",
         "schedule": float(env_int("ESAP_PROBE_SECONDS", 300)),
@@ -156,6 +160,13 @@ ESAP_CELL_TIMEOUT_SECONDS = env_int("ESAP_CELL_TIMEOUT_SECONDS", 120)
 ESAP_NOTEBOOK_DIR = env("ESAP_NOTEBOOK_DIR", "esap")
 # Outbound URLs (facility hubs, repositories): loopback/private targets only if the operator allows.
 ESAP_ALLOW_PRIVATE_URLS = env_bool("ESAP_ALLOW_PRIVATE_URLS", DEBUG)
+
+# Harvesting workflows from Git. Private/loopback repository hosts only if the operator says so.
+ESAP_GIT_SCHEMES = env_list("ESAP_GIT_SCHEMES", ["https", "http", "git"])
+ESAP_GIT_ALLOW_PRIVATE_URLS = env_bool("ESAP_GIT_ALLOW_PRIVATE_URLS", False)
+ESAP_GIT_MAX_BYTES = env_int("ESAP_GIT_MAX_BYTES", 200 * 1024 * 1024)
+ESAP_GIT_MAX_FILES = env_int("ESAP_GIT_MAX_FILES", 20_000)
+ESAP_GIT_TIMEOUT_SECONDS = env_int("ESAP_GIT_TIMEOUT_SECONDS", 120)
 
 LOGGING = {
     "version": 1,

@@ -51,6 +51,7 @@ class CartItemOutputSerializer(serializers.Serializer):
 
 class CartOutputSerializer(serializers.Serializer):
     workflow = serializers.SerializerMethodField()
+    workflow_commit = serializers.SerializerMethodField()
     facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     profile = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     frozen_by = serializers.UUIDField(source="frozen_by_id", allow_null=True)
@@ -58,6 +59,9 @@ class CartOutputSerializer(serializers.Serializer):
 
     def get_workflow(self, cart) -> int | None:
         return cart.workflow_id
+
+    def get_workflow_commit(self, cart) -> str | None:
+        return cart.workflow_version.commit_sha if cart.workflow_version else None
 
     def get_items(self, cart) -> list[dict]:
         return CartItemOutputSerializer(selectors.cart_items(cart=cart), many=True).data
@@ -100,12 +104,14 @@ class CartWorkflowApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         workflow = serializers.IntegerField(min_value=1, allow_null=True)
+        commit = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
     @extend_schema(request=InputSerializer, responses=CartOutputSerializer)
     def put(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        cart = services.cart_choose_workflow(user=request.user, workflow_id=payload.validated_data["workflow"])
+        cart = services.cart_choose_workflow(user=request.user, workflow_id=payload.validated_data["workflow"],
+                                             commit_sha=payload.validated_data["commit"])
         return Response(CartOutputSerializer(cart).data)
 
 

@@ -49,6 +49,9 @@ class DatasetSearchEntry(models.Model):
 class Cart(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cart")
     workflow = models.ForeignKey("workflows.Workflow", null=True, blank=True, on_delete=models.SET_NULL)
+    workflow_version = models.ForeignKey(
+        "workflows.WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="A pinned earlier version; empty means the workflow's latest.")
     facility = models.ForeignKey("facilities.Facility", null=True, blank=True, on_delete=models.SET_NULL)
     profile = models.ForeignKey("facilities.ServerProfile", null=True, blank=True, on_delete=models.SET_NULL)
     frozen_by = models.ForeignKey(
@@ -88,6 +91,8 @@ class Checkout(models.Model):
     facility_slug = models.CharField(max_length=100)
     profile_slug = models.CharField(max_length=100)
     workflow = models.ForeignKey("workflows.Workflow", null=True, on_delete=models.SET_NULL, related_name="+")
+    workflow_version = models.ForeignKey("workflows.WorkflowVersion", null=True, on_delete=models.SET_NULL,
+                                         related_name="+")
     workflow_title = models.CharField(max_length=300)
     workflow_commit = models.CharField(max_length=64, blank=True)
     notebook_path = models.CharField(max_length=500)

@@ -50,10 +50,16 @@ def cart_remove_dataset(*, user, dataset_id: int) -> None:
 
 
 @transaction.atomic
-def cart_choose_workflow(*, user, workflow_id: int | None) -> Cart:
+def cart_choose_workflow(*, user, workflow_id: int | None, commit_sha: str = "") -> Cart:
+    """The workflow at its latest version, or pinned to the version read at `commit_sha`."""
     cart = _editable_cart(user)
     cart.workflow = workflow_get(pk=workflow_id, include_hidden=user.is_staff) if workflow_id else None
-    cart.save(update_fields=["workflow", "updated_at"])
+    cart.workflow_version = None
+    if cart.workflow and commit_sha:
+        cart.workflow_version = cart.workflow.versions.filter(commit_sha=commit_sha).first()
+        if cart.workflow_version is None:
+            raise UserError("cart.unknown_version", commit=commit_sha[:40], workflow=cart.workflow.title)
+    cart.save(update_fields=["workflow", "workflow_version", "updated_at"])
     return cart
 
 

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from esap.errors import UserError
 from esap.pages import back_to, search_page
 from facilities.selectors import facility_list
-from staging import selectors, services
+from staging import launch_links, selectors, services
 from staging.checkout import services as checkout_services
 from staging.checkout.progress import event_stream, terminal_json
 from staging.sources.base import source_kinds
@@ -74,8 +74,10 @@ def cart_remove(request, item_id: int):
 @require_POST
 def cart_workflow(request):
     workflow_id = int(request.POST["workflow"]) if request.POST.get("workflow", "").isdigit() else None
+    commit = request.POST.get("commit", "")[:64]
     return _cart_action(
-        request, lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id),
+        request,
+        lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id, commit_sha=commit),
         "Workflow chosen.")
 
 
@@ -155,3 +157,25 @@ def checkout_cancel(request, pk):
     except UserError as error:
         messages.error(request, error.message)
     return redirect(f"/checkouts/{pk}/")
+
+
+@login_required
+def launch_link_page(request):
+    """GET shows what the link would put in the cart; only the confirming POST changes anything."""
+    params = request.POST if request.method == "POST" else request.GET
+    try:
+        launch = launch_links.launch_link_parse(params=params, user=request.user)
+        if request.method == "POST":
+            launch_links.cart_fill_from_link(user=request.user, request=launch)
+            messages.success(request, "Your cart is filled from the launch link: check it and launch.")
+            return redirect("/cart/")
+    except UserError as error:
+        return render(request, "staging/launch_link.html", {"error": error.message}, status=400)
+    return render(request, "staging/launch_link.html", {"launch": launch, "params": params.lists()})
+
+
+@login_required
+def checkout_receipt_page(request, pk):
+    checkout = _own_checkout(request, pk)
+    return render(request, "staging/receipt.html", {
+        "checkout": checkout, "launch_again": launch_links.launch_link_for_checkout(checkout)})

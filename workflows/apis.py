@@ -1,13 +1,14 @@
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from esap.api import search_query_param
-from workflows import selectors
-from workflows.models import Workflow
+from workflows import selectors, services
+from workflows.models import Repository, Workflow
 
 
 class ParameterOutputSerializer(serializers.Serializer):
@@ -29,6 +30,7 @@ class WorkflowOutputSerializer(serializers.Serializer):
     notebook_path = serializers.CharField()
     kernel_name = serializers.CharField()
     parameters = ParameterOutputSerializer(many=True)
+    environment = serializers.JSONField()
 
 
 class WorkflowListApi(generics.ListAPIView):
@@ -51,3 +53,76 @@ class WorkflowDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         visible = selectors.workflow_list(include_hidden=bool(request.user.is_staff))
         return Response(WorkflowOutputSerializer(get_object_or_404(visible, pk=pk)).data)
+
+
+class RepositoryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    ref = serializers.CharField()
+    status = serializers.CharField()
+    commit_sha = serializers.CharField()
+    harvested_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+    problems = serializers.JSONField()
+    environment = serializers.JSONField()
+    workflows = serializers.SerializerMethodField()
+
+    def get_workflows(self, repository) -> list[int]:
+        return list(repository.workflows.values_list("pk", flat=True))
+
+
+class RepositoryListApi(generics.ListAPIView):
+    """GET: harvested repositories. POST (operators): register one; it is harvested right away."""
+
+    serializer_class = RepositoryOutputSerializer
+    permission_classes = [permissions.IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        url = serializers.CharField(max_length=500)
+        ref = serializers.CharField(max_length=200, default="main")
+        is_public = serializers.BooleanField(default=True)
+
+    def get_queryset(self):
+        return Repository.objects.order_by("pk")
+
+    @extend_schema(request=InputSerializer, responses={202: RepositoryOutputSerializer})
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        repository = services.repository_register(**payload.validated_data)
+        return Response(RepositoryOutputSerializer(repository).data, status=202)
+
+
+class RepositoryDetailApi(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(responses=RepositoryOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RepositoryOutputSerializer(Repository.objects.get(pk=pk)).data)
+
+
+class RepositoryHarvestApi(APIView):
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(request=None, responses={202: RepositoryOutputSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        repository = Repository.objects.get(pk=pk)
+        with transaction.atomic():
+            services.repository_enqueue_harvest(repository=repository)
+        return Response(RepositoryOutputSerializer(repository).data, status=202)
+
+
+class VersionOutputSerializer(serializers.Serializer):
+    commit_sha = serializers.CharField()
+    title = serializers.CharField()
+    kernel_name = serializers.CharField()
+    parameters = ParameterOutputSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class WorkflowVersionListApi(APIView):
+    @extend_schema(responses=VersionOutputSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        visible = selectors.workflow_list(include_hidden=bool(request.user.is_staff))
+        workflow = get_object_or_404(visible, pk=pk)
+        return Response(VersionOutputSerializer(workflow.versions.all(), many=True).data)

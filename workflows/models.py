@@ -4,11 +4,42 @@ from django.db import models
 from esap.search import FullTextMatchField, Searchable
 
 
+class Repository(models.Model):
+    """A Git repository whose notebooks become workflows; harvested on registration, then periodically."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "Not harvested yet"
+        OK = "ok", "Harvested"
+        FAILED = "failed", "Last harvest failed"
+
+    url = models.CharField(max_length=500)
+    ref = models.CharField(max_length=200, default="main")
+    is_public = models.BooleanField(default=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.NEW, editable=False)
+    commit_sha = models.CharField(max_length=64, blank=True, editable=False)
+    harvested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    problems = models.JSONField(default=list, blank=True, editable=False,
+                                help_text="Per-file problems of the last harvest: [{path, problem}].")
+    environment = models.JSONField(default=list, blank=True, editable=False,
+                                   help_text="Environment files found (requirements.txt, binder/...).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+        constraints = [models.UniqueConstraint(fields=["url", "ref"], name="unique_repository_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.url}@{self.ref}"
+
+
 class Workflow(Searchable):
     title = models.CharField(max_length=300)
     slug = models.SlugField(max_length=150, unique=True)
     description = models.TextField(blank=True)
     keywords = models.CharField(max_length=500, blank=True, help_text="Comma-separated.")
+    repository = models.ForeignKey(Repository, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="workflows")
     repository_url = models.CharField(max_length=500, blank=True)
     ref = models.CharField(max_length=200, blank=True, default="main")
     commit_sha = models.CharField(max_length=64, blank=True)
@@ -21,6 +52,7 @@ class Workflow(Searchable):
     first_cells = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Code cells to run at launch; empty = up to the injected cell."
     )
+    environment = models.JSONField(default=list, blank=True, help_text="What the notebook needs to run.")
     is_public = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -38,6 +70,30 @@ class Workflow(Searchable):
     @property
     def keyword_list(self) -> list[str]:
         return [word.strip() for word in self.keywords.split(",") if word.strip()]
+
+    @property
+    def parameter_names(self) -> set[str]:
+        return {str(p["name"]) for p in self.parameters or [] if "name" in p}
+
+
+class WorkflowVersion(models.Model):
+    """The notebook as read at one commit; a changed notebook makes a new version, old ones stay launchable."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    commit_sha = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    kernel_name = models.CharField(max_length=100)
+    parameters = models.JSONField(default=list, blank=True)
+    notebook = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "content_hash"], name="unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} @ {self.commit_sha[:10]}"
 
     @property
     def parameter_names(self) -> set[str]:

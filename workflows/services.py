@@ -1,36 +1,61 @@
-"""Writes to the workflow catalogue."""
+"""Writes to the workflow catalogue: notebooks read into workflows, repositories harvested into versions."""
+import hashlib
+import json
+import logging
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from workflows.harvest.notebooks import read_notebook_info
-from workflows.models import Workflow
+from esap.errors import UserError
+from esap.http import check_outbound_url
+from workflows.harvest import git
+from workflows.harvest.notebooks import NotebookInfo, read_notebook_info
+from workflows.harvest.scan import FoundNotebook, scan_repository
+from workflows.models import Repository, Workflow, WorkflowVersion
+
+log = logging.getLogger(__name__)
 
 
 def workflow_create_from_notebook(*, notebook: dict[str, Any], notebook_path: str, repository_url: str = "",
                                   ref: str = "", commit_sha: str = "", keywords: str = "",
                                   first_cells: int | None = None, slug: str = "") -> Workflow:
     """A catalogue entry whose title, description, kernel and parameters are read from the notebook."""
-    info = read_notebook_info(notebook)
-    title = info.title or notebook_path.rsplit("/", 1)[-1].removesuffix(".ipynb")
-    workflow = Workflow(
-        title=title,
-        slug=slug or _unique_slug(title),
-        description=info.description or "",
-        keywords=keywords,
-        repository_url=repository_url,
-        ref=ref,
-        commit_sha=commit_sha,
-        notebook_path=notebook_path,
-        kernel_name=info.kernel_name,
-        parameters=[asdict(parameter) for parameter in info.parameters],
-        notebook=notebook,
-        first_cells=first_cells,
-    )
+    workflow = Workflow(repository_url=repository_url, ref=ref, keywords=keywords, first_cells=first_cells,
+                        notebook_path=notebook_path)
+    _apply_notebook(workflow, notebook, read_notebook_info(notebook), commit_sha)
+    workflow.slug = slug or _unique_slug(workflow.title)
     workflow.full_clean()
     workflow.save()
+    _record_version(workflow)
     return workflow
+
+
+def _apply_notebook(workflow: Workflow, notebook: dict, info: NotebookInfo, commit_sha: str) -> None:
+    workflow.title = (info.title or workflow.notebook_path.rsplit("/", 1)[-1].removesuffix(".ipynb"))[:300]
+    workflow.description = info.description or ""
+    workflow.kernel_name = info.kernel_name
+    workflow.parameters = [asdict(parameter) for parameter in info.parameters]
+    workflow.notebook = notebook
+    workflow.commit_sha = commit_sha
+
+
+def _record_version(workflow: Workflow) -> WorkflowVersion:
+    version, _ = WorkflowVersion.objects.get_or_create(
+        workflow=workflow, content_hash=notebook_hash(workflow.notebook),
+        defaults={"commit_sha": workflow.commit_sha, "title": workflow.title, "kernel_name": workflow.kernel_name,
+                  "parameters": workflow.parameters, "notebook": workflow.notebook},
+    )
+    return version
+
+
+def notebook_hash(notebook: dict) -> str:
+    return hashlib.sha256(json.dumps(notebook, sort_keys=True).encode()).hexdigest()
 
 
 def _unique_slug(title: str) -> str:
@@ -39,3 +64,72 @@ def _unique_slug(title: str) -> str:
     while Workflow.objects.filter(slug=slug).exists():
         slug, counter = f"{base}-{counter}", counter + 1
     return slug
+
+
+def git_url_clean(url: str) -> str:
+    """A repository URL the harvester may fetch: allowed schemes only, no private targets unless allowed."""
+    schemes = frozenset(settings.ESAP_GIT_SCHEMES)
+    return check_outbound_url(url.strip(), allow_private=settings.ESAP_GIT_ALLOW_PRIVATE_URLS, schemes=schemes)
+
+
+@transaction.atomic
+def repository_register(*, url: str, ref: str = "main", is_public: bool = True) -> Repository:
+    """Register a repository and harvest it once the row is committed."""
+    if not ref.strip() or ref.startswith("-") or any(c.isspace() for c in ref):
+        raise UserError("repository.bad_ref", ref=ref)
+    repository, _ = Repository.objects.get_or_create(url=git_url_clean(url), ref=ref.strip(),
+                                                     defaults={"is_public": is_public})
+    repository_enqueue_harvest(repository=repository)
+    return repository
+
+
+def repository_enqueue_harvest(*, repository: Repository) -> None:
+    from workflows.tasks import repository_harvest_task
+
+    transaction.on_commit(lambda: repository_harvest_task.delay(repository.pk))
+
+
+def repository_harvest(*, repository_id: int) -> Repository:
+    """Fetch the ref, read every notebook, and update the catalogue; a failure is recorded, not raised."""
+    repository = Repository.objects.get(pk=repository_id)
+    with tempfile.TemporaryDirectory(prefix="esap-harvest-") as folder:
+        try:
+            git_url_clean(repository.url)
+            sha = git.fetch_commit(repository.url, repository.ref, Path(folder) / "repo", _limits())
+            scan = scan_repository(Path(folder) / "repo")
+        except (git.HarvestError, UserError) as error:
+            return _record_failure(repository, getattr(error, "message", None) or str(error))
+    with transaction.atomic():
+        for found in scan.notebooks:
+            _upsert_workflow(repository, found, sha, scan.environment)
+        repository.status, repository.commit_sha, repository.last_error = Repository.Status.OK, sha, ""
+        repository.problems, repository.environment = scan.problems, scan.environment
+        repository.harvested_at = timezone.now()
+        repository.save()
+    log.info("harvested %s: %d notebooks, %d problems", repository, len(scan.notebooks), len(scan.problems))
+    return repository
+
+
+def _record_failure(repository: Repository, message: str) -> Repository:
+    repository.status, repository.last_error, repository.harvested_at = (
+        Repository.Status.FAILED, message[:2000], timezone.now())
+    repository.save(update_fields=["status", "last_error", "harvested_at"])
+    return repository
+
+
+def _upsert_workflow(repository: Repository, found: FoundNotebook, sha: str, environment: list[str]) -> None:
+    workflow = Workflow.objects.filter(repository=repository, notebook_path=found.path).first()
+    if workflow is not None and workflow.versions.filter(content_hash=notebook_hash(found.notebook)).exists():
+        return  # unchanged since a version we hold: it stays pinned to the commit it was read at
+    workflow = workflow or Workflow(repository=repository, notebook_path=found.path,
+                                    repository_url=repository.url, is_public=repository.is_public)
+    _apply_notebook(workflow, found.notebook, found.info, sha)
+    workflow.ref, workflow.environment = repository.ref, environment
+    workflow.slug = workflow.slug or _unique_slug(workflow.title)
+    workflow.save()
+    _record_version(workflow)
+
+
+def _limits() -> git.CloneLimits:
+    return git.CloneLimits(max_bytes=settings.ESAP_GIT_MAX_BYTES, max_files=settings.ESAP_GIT_MAX_FILES,
+                           timeout_seconds=settings.ESAP_GIT_TIMEOUT_SECONDS)

@@ -49,7 +49,7 @@ def _settle_cart(checkout_id: Any, target: State) -> None:
     carts = Cart.objects.filter(frozen_by_id=checkout_id)
     if target == State.READY:
         CartItem.objects.filter(cart__in=carts).delete()
-        carts.update(frozen_by=None, workflow=None, facility=None, profile=None)
+        carts.update(frozen_by=None, workflow=None, workflow_version=None, facility=None, profile=None)
     elif target in ENDED or target == State.FAILED:
         carts.update(frozen_by=None)
 

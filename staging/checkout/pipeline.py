@@ -47,7 +47,8 @@ def _advance(checkout_id: str) -> None:
     machine.transition(checkout_id, source=State.CREATED, target=State.STAGING,
                        message=ENTRY_MESSAGES[State.STAGING])
     while True:
-        checkout = Checkout.objects.select_related("facility", "workflow").get(pk=checkout_id)
+        checkout = Checkout.objects.select_related("facility", "workflow", "workflow_version").get(
+            pk=checkout_id)
         state = State(checkout.state)
         if state not in STEPS:
             return

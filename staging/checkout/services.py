@@ -57,6 +57,8 @@ def _check_ready_for_checkout(cart: Cart) -> None:
         raise UserError("cart.empty")
     if cart.workflow is None:
         raise UserError("cart.no_workflow")
+    if cart.workflow_version and cart.workflow_version.workflow_id != cart.workflow_id:
+        raise UserError("cart.no_workflow")
     if cart.facility is None or cart.profile is None:
         raise UserError("cart.no_facility")
     if cart.profile.facility_id != cart.facility_id:
@@ -65,13 +67,15 @@ def _check_ready_for_checkout(cart: Cart) -> None:
 
 def _snapshot(cart: Cart) -> dict:
     workflow, facility = cart.workflow, cart.facility
+    version = cart.workflow_version or workflow.versions.first()
     return {
         "facility": facility,
         "facility_slug": facility.slug,
         "profile_slug": cart.profile.slug,
         "workflow": workflow,
+        "workflow_version": version,
         "workflow_title": workflow.title,
-        "workflow_commit": workflow.commit_sha,
+        "workflow_commit": version.commit_sha if version else workflow.commit_sha,
         "notebook_path": workflow.notebook_path,
         "datasets": [
             {"id": item.dataset_id, "source": item.dataset.source, "identifier": item.dataset.identifier,

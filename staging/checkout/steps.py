@@ -20,6 +20,7 @@ from staging.checkout.injection import (
 from staging.checkout.states import State
 from staging.models import Checkout
 from staging.sources.base import StagingError, StagingTarget, get_source
+from workflows.models import Workflow, WorkflowVersion
 
 
 @dataclass
@@ -75,13 +76,14 @@ def upload(checkout: Checkout, report: Reporter) -> dict:
     workflow = checkout.workflow
     if workflow is None:
         raise UserError("notebook.missing")
-    notebook = _notebook_for(checkout, workflow)
+    source = checkout.workflow_version or workflow  # a pinned version, or the workflow as it is now
+    notebook = _notebook_for(checkout, source)
     remote_path = posixpath.join(settings.ESAP_NOTEBOOK_DIR, posixpath.basename(checkout.notebook_path))
     with _server(checkout) as server:
         server.ensure_directory(settings.ESAP_NOTEBOOK_DIR)
         server.put_notebook(remote_path, notebook)
-        session = server.create_session(remote_path, workflow.kernel_name)
-    report(f"Uploaded {remote_path}; kernel {workflow.kernel_name} started.")
+        session = server.create_session(remote_path, source.kernel_name)
+    report(f"Uploaded {remote_path}; kernel {source.kernel_name} started.")
     return {"remote_path": remote_path, "kernel_id": session.kernel_id, "session_id": session.session_id}
 
 
@@ -125,7 +127,7 @@ def _by_source(datasets: list[dict]) -> dict[str, list[str]]:
     return grouped
 
 
-def _notebook_for(checkout: Checkout, workflow) -> dict:
+def _notebook_for(checkout: Checkout, workflow: "Workflow | WorkflowVersion") -> dict:
     """The workflow's notebook with the cart's values injected, and the launch recorded in metadata."""
     offered = {
         "datasets": [d["identifier"] for d in checkout.datasets],

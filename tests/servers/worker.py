@@ -87,7 +87,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         database=settings.DATABASES["default"]["NAME"], broker_folder=folder,
         log_path=folder / "worker.log",
         env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2", "ESAP_SPAWN_DEADLINE_SECONDS": "60",
-             "ESAP_ALLOW_PRIVATE_URLS": "true"},
+             "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true"},
     )
     worker.start()
     yield worker

@@ -23,7 +23,8 @@ def api(alice):
 def test_a_new_user_has_an_empty_cart(api):
     cart = api.get("/api/cart/").json()
 
-    assert cart == {"workflow": None, "facility": None, "profile": None, "frozen_by": None, "items": []}
+    assert cart == {"workflow": None, "workflow_commit": None, "facility": None, "profile": None,
+                    "frozen_by": None, "items": []}
 
 
 def test_add_datasets_choose_workflow_facility_and_profile(api):

@@ -1,0 +1,95 @@
+"""Launch links: a shareable URL that pre-fills a cart (workflow pinned to a commit, datasets, facility and
+profile), like a Binder badge. Opening one asks the user to confirm; it never launches by itself."""
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.http import QueryDict
+
+from esap.errors import UserError
+from facilities.models import Facility, ServerProfile
+from facilities.selectors import facility_get
+from staging import services
+from staging.models import Checkout, Dataset
+from workflows.models import Workflow, WorkflowVersion
+from workflows.selectors import workflow_list
+
+MAX_DATASETS = 100
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    workflow: Workflow
+    version: WorkflowVersion | None
+    datasets: list[Dataset]
+    facility: Facility | None
+    profile: ServerProfile | None
+
+
+def launch_link_query(*, workflow_slug: str, commit: str, datasets: list[dict], facility: str,
+                      profile: str) -> str:
+    pairs = [("workflow", workflow_slug), ("commit", commit)]
+    pairs += [("dataset", f"{d['source']}:{d['identifier']}") for d in datasets]
+    pairs += [("facility", facility), ("profile", profile)]
+    return urlencode([(key, value) for key, value in pairs if value])
+
+
+def launch_link_for_checkout(checkout: Checkout) -> str:
+    return "/launch/?" + launch_link_query(
+        workflow_slug=checkout.workflow.slug if checkout.workflow else "", commit=checkout.workflow_commit,
+        datasets=checkout.datasets, facility=checkout.facility_slug, profile=checkout.profile_slug)
+
+
+def launch_link_parse(*, params: QueryDict, user) -> LaunchRequest:
+    """Everything the link names, looked up as this user may see it; UserError naming what is wrong."""
+    workflow = _workflow(params.get("workflow", ""), user)
+    commit = params.get("commit", "")
+    version = workflow.versions.filter(commit_sha=commit).first() if commit else None
+    if commit and version is None:
+        raise UserError("launch_link.invalid", detail=f"workflow {workflow.title!r} has no version at {commit[:40]}")
+    facility, profile = _facility_and_profile(params.get("facility", ""), params.get("profile", ""), user)
+    return LaunchRequest(workflow, version, _datasets(params.getlist("dataset")), facility, profile)
+
+
+@transaction.atomic
+def cart_fill_from_link(*, user, request: LaunchRequest) -> None:
+    services.cart_choose_workflow(user=user, workflow_id=request.workflow.pk,
+                                  commit_sha=request.version.commit_sha if request.version else "")
+    if request.facility:
+        services.cart_choose_facility(user=user, facility_slug=request.facility.slug,
+                                      profile_slug=request.profile.slug if request.profile else "")
+    for dataset in request.datasets:
+        services.cart_add_dataset(user=user, dataset_id=dataset.pk)
+
+
+def _workflow(slug: str, user) -> Workflow:
+    workflow = workflow_list(include_hidden=user.is_staff).filter(slug=slug).first() if slug else None
+    if workflow is None:
+        raise UserError("launch_link.invalid", detail=f"no workflow {slug!r}")
+    return workflow
+
+
+def _facility_and_profile(slug: str, profile_slug: str, user) -> tuple[Facility | None, ServerProfile | None]:
+    if not slug:
+        return None, None
+    try:
+        facility = facility_get(slug=slug, include_hidden=user.is_staff)
+    except Facility.DoesNotExist:
+        raise UserError("launch_link.invalid", detail=f"no facility {slug!r}") from None
+    profile = facility.profiles.filter(slug=profile_slug).first() if profile_slug else facility.profiles.first()
+    if profile_slug and profile is None:
+        raise UserError("launch_link.invalid", detail=f"facility {slug!r} has no profile {profile_slug!r}")
+    return facility, profile
+
+
+def _datasets(references: list[str]) -> list[Dataset]:
+    if len(references) > MAX_DATASETS:
+        raise UserError("launch_link.invalid", detail=f"more than {MAX_DATASETS} datasets")
+    datasets = []
+    for reference in references:
+        source, _, identifier = reference.partition(":")
+        dataset = Dataset.objects.filter(source=source, identifier=identifier).first()
+        if dataset is None:
+            raise UserError("launch_link.invalid", detail=f"no dataset {reference[:200]!r}")
+        datasets.append(dataset)
+    return datasets

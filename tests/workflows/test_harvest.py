@@ -1,0 +1,226 @@
+"""Workflows harvested from real Git repositories (served by git daemon): read, pinned, re-harvested into
+versions, and every fault reported without crashing the harvest."""
+import itertools
+import time
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from staging.checkout import steps
+from staging.checkout.services import checkout_start
+from tests.factories import make_dataset, make_facility, make_user
+from tests.launching import notebook_with_cells
+from workflows.models import Repository, Workflow
+from workflows.services import repository_harvest, repository_register
+
+pytestmark = pytest.mark.django_db
+_names = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def local_git_allowed(settings):
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = True
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    monkeypatch.setattr("workflows.tasks.repository_harvest_task.delay", lambda repository_id: None)
+
+
+def analysis_notebook(title: str = "Crab timing", parameter_default: str = "crab", extra: str = "") -> dict:
+    notebook = notebook_with_cells(f"print({parameter_default!r}){extra}")
+    notebook["cells"][0]["source"] = f"# {title}\n\nTimes the pulsar."
+    return notebook
+
+
+def harvested(git_server, files: dict, *, ref: str = "main") -> Repository:
+    name = f"repo-{next(_names)}"
+    git_server.commit(name, files)
+    repository = Repository.objects.create(url=git_server.url(name), ref=ref)
+    return repository_harvest(repository_id=repository.pk)
+
+
+def test_every_notebook_becomes_a_workflow_pinned_to_the_commit(git_server):
+    name = f"repo-{next(_names)}"
+    sha = git_server.commit(name, {"analysis/crab.ipynb": analysis_notebook(),
+                                   "vela.ipynb": analysis_notebook("Vela timing"),
+                                   "requirements.txt": "numpy\n", "binder/environment.yml": "name: x\n",
+                                   "README.md": "# not a notebook\n"})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+
+    repository = repository_harvest(repository_id=repository.pk)
+
+    assert (repository.status, repository.commit_sha, repository.problems) == ("ok", sha, [])
+    assert repository.environment == ["requirements.txt", "binder/environment.yml"]
+    crab = Workflow.objects.get(repository=repository, notebook_path="analysis/crab.ipynb")
+    assert (crab.title, crab.description, crab.kernel_name, crab.commit_sha) == (
+        "Crab timing", "Times the pulsar.", "python3", sha)
+    assert [p["name"] for p in crab.parameters] == ["datasets", "dataset_paths", "facility", "profile"]
+    assert crab.environment == ["requirements.txt", "binder/environment.yml"]
+    assert [v.commit_sha for v in crab.versions.all()] == [sha]
+    assert Workflow.objects.filter(repository=repository).count() == 2
+
+
+def test_reharvest_makes_a_new_version_of_a_changed_notebook_and_keeps_the_old_one(git_server):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook(), "vela.ipynb": analysis_notebook("Vela")})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+
+    second = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="changed")})
+    repository_harvest(repository_id=repository.pk)
+
+    crab = Workflow.objects.get(repository=repository, notebook_path="crab.ipynb")
+    vela = Workflow.objects.get(repository=repository, notebook_path="vela.ipynb")
+    assert [v.commit_sha for v in crab.versions.all()] == [second, first]
+    assert crab.commit_sha == second and "changed" in str(crab.notebook)
+    assert [v.commit_sha for v in vela.versions.all()] == [first]  # unchanged: still pinned where it was read
+    assert Repository.objects.get(pk=repository.pk).commit_sha == second
+
+
+def test_an_old_version_stays_launchable(git_server):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="old")})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+    git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="new")})
+    repository_harvest(repository_id=repository.pk)
+    workflow = Workflow.objects.get(repository=repository)
+    user = make_user()
+    from staging import services
+    services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    services.cart_choose_workflow(user=user, workflow_id=workflow.pk, commit_sha=first)
+    services.cart_choose_facility(user=user, facility_slug=make_facility().slug)
+
+    checkout = checkout_start(user=user)
+
+    assert checkout.workflow_commit == first
+    launched = steps._notebook_for(checkout, checkout.workflow_version)
+    assert "'old'" in str(launched) and "'new'" not in str(launched)
+
+
+def test_a_branch_tag_or_commit_can_be_the_ref(git_server):
+    name = f"repo-{next(_names)}"
+    sha = git_server.commit(name, {"crab.ipynb": analysis_notebook()})
+    git_server.commit(name, {"other.ipynb": analysis_notebook("Other")})
+    repository = Repository.objects.create(url=git_server.url(name), ref=sha)
+
+    repository = repository_harvest(repository_id=repository.pk)
+
+    assert repository.commit_sha == sha
+    assert list(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
+        "crab.ipynb"]
+
+
+def test_fault_repository_unreachable(git_server):
+    repository = Repository.objects.create(url="git://127.0.0.1:9/nothing", ref="main")
+
+    repository = repository_harvest(repository_id=repository.pk)
+
+    assert repository.status == "failed" and "could not fetch" in repository.last_error
+
+
+def test_fault_ref_missing(git_server):
+    repository = harvested(git_server, {"crab.ipynb": analysis_notebook()}, ref="no-such-branch")
+
+    assert repository.status == "failed" and "ref does not exist" in repository.last_error
+    assert not Workflow.objects.filter(repository=repository).exists()
+
+
+def test_fault_repository_too_large(git_server, settings):
+    settings.ESAP_GIT_MAX_BYTES = 64 * 1024
+    import os
+    repository = harvested(git_server, {"crab.ipynb": analysis_notebook(), "data.bin": os.urandom(512 * 1024)})
+
+    assert repository.status == "failed" and "larger than 65536 bytes" in repository.last_error
+
+
+def test_fault_too_many_files(git_server, settings):
+    settings.ESAP_GIT_MAX_FILES = 5
+    repository = harvested(git_server, {f"f{i}.txt": "x" for i in range(10)})
+
+    assert repository.status == "failed" and "more than 5 files" in repository.last_error
+
+
+def test_fault_malformed_notebooks_are_reported_per_file_and_the_rest_harvested(git_server):
+    bad_parameters = analysis_notebook()
+    bad_parameters["cells"][1]["source"] = "datasets = []\nimport os\nfacility = compute()"
+    repository = harvested(git_server, {
+        "good.ipynb": analysis_notebook(),
+        "not-json.ipynb": "{this is not json",
+        "not-nbformat.ipynb": '{"cells": 3, "nbformat": 4, "nbformat_minor": 5, "metadata": {}}',
+        "params.ipynb": bad_parameters,
+    })
+
+    assert repository.status == "ok"
+    problems = {p["path"]: p["problem"] for p in repository.problems}
+    assert "not valid JSON" in problems["not-json.ipynb"]
+    assert "nbformat" in problems["not-nbformat.ipynb"]
+    assert "line 2" in problems["params.ipynb"] and "import os" in problems["params.ipynb"]
+    assert list(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
+        "good.ipynb"]
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("file:///etc", "scheme"),
+    ("ssh://git@example.org/repo.git", "scheme"),
+    ("ext::sh -c touch% /tmp/pwned", "scheme"),
+    ("git://127.0.0.1:9418/repo", "not a public address"),
+    ("http://169.254.169.254/latest", "not a public address"),
+    ("https://user:secret@example.org/repo.git", "credentials"),
+])
+def test_repository_urls_outside_the_policy_are_refused_with_the_reason(url, reason, settings, no_worker):
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = False
+    api = APIClient()
+    api.force_authenticate(make_user(staff=True))
+
+    response = api.post("/api/repositories/", {"url": url, "ref": "main"}, format="json")
+
+    assert response.status_code == 400 and reason in response.json()["detail"]
+    assert not Repository.objects.exists()
+
+
+def test_a_ref_that_looks_like_an_option_is_refused(no_worker):
+    api = APIClient()
+    api.force_authenticate(make_user(staff=True))
+
+    response = api.post("/api/repositories/", {"url": "git://127.0.0.1/x", "ref": "--upload-pack=touch"},
+                        format="json")
+
+    assert response.status_code == 400 and response.json()["error"] == "repository.bad_ref"
+
+
+def test_only_operators_register_repositories(no_worker):
+    api = APIClient()
+    api.force_authenticate(make_user())
+
+    assert api.post("/api/repositories/", {"url": "git://127.0.0.1/x"}, format="json").status_code == 403
+
+
+def test_notebook_text_is_shown_escaped(git_server):
+    repository = harvested(git_server, {"x.ipynb": analysis_notebook(title="<script>alert('t')</script>")})
+    workflow = Workflow.objects.get(repository=repository)
+
+    html = Client().get(f"/workflows/{workflow.pk}/").content.decode()
+
+    assert "<script>alert('t')" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registering_over_rest_harvests_on_the_worker_and_versions_are_listed(git_server, celery_worker):
+    name = f"repo-{next(_names)}"
+    sha = git_server.commit(name, {"crab.ipynb": analysis_notebook()})
+    api = APIClient()
+    api.force_authenticate(make_user(staff=True))
+
+    registered = api.post("/api/repositories/", {"url": git_server.url(name), "ref": "main"}, format="json")
+
+    assert registered.status_code == 202
+    deadline = time.monotonic() + 60
+    while Repository.objects.get(pk=registered.json()["id"]).status == "new" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    body = api.get(f"/api/repositories/{registered.json()['id']}/").json()
+    assert (body["status"], body["commit_sha"]) == ("ok", sha)
+    versions = api.get(f"/api/workflows/{body['workflows'][0]}/versions/").json()
+    assert [v["commit_sha"] for v in versions] == [sha]

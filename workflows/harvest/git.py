@@ -1,0 +1,139 @@
+"""Fetching one commit of a Git repository with git itself: shallow, time- and size-limited, no prompts,
+no local or exotic transports. No Django here."""
+import os
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ALLOWED_PROTOCOLS = "http:https:git"
+
+
+@dataclass(frozen=True)
+class CloneLimits:
+    max_bytes: int = 200 * 1024 * 1024
+    max_files: int = 20_000
+    timeout_seconds: float = 120.0
+
+
+class HarvestError(Exception):
+    code = "harvest.failed"
+
+
+class RepositoryUnreachable(HarvestError):
+    code = "harvest.unreachable"
+
+
+class RefNotFound(HarvestError):
+    code = "harvest.ref_missing"
+
+
+class RepositoryTooLarge(HarvestError):
+    code = "harvest.too_large"
+
+
+class CloneTimeout(HarvestError):
+    code = "harvest.timeout"
+
+
+def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = CloneLimits()) -> str:
+    """Check out `ref` (branch, tag or commit SHA) of `url` into `destination`; return the commit SHA."""
+    destination.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + limits.timeout_seconds
+    _git(["init", "--quiet"], destination, deadline, limits)
+    _git(["fetch", "--quiet", "--depth", "1", "--no-tags", url, ref], destination, deadline, limits)
+    _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], destination, deadline, limits)
+    _check_size(destination, limits)
+    return _git(["rev-parse", "HEAD"], destination, deadline, limits).strip()
+
+
+def _git(args: list[str], cwd: Path, deadline: float, limits: CloneLimits) -> str:
+    command = ["git", "-c", "protocol.file.allow=never", "-c", "core.hooksPath=/dev/null",
+               "-c", "advice.detachedHead=false", *args]
+    process = subprocess.Popen(command, cwd=cwd, env=_environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    watcher = _SizeWatcher(process, cwd, limits.max_bytes)
+    watcher.start()
+    try:
+        out, err = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise CloneTimeout(f"git {args[0]} took longer than {limits.timeout_seconds:.0f} seconds") from None
+    finally:
+        watcher.stop()
+    if watcher.exceeded:
+        raise RepositoryTooLarge(f"the repository is larger than {limits.max_bytes} bytes")
+    if process.returncode != 0:
+        raise _classify(args[0], err)
+    return out
+
+
+def _environment() -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "SSL_CERT_FILE",
+                                                        "SSL_CERT_DIR", "GIT_SSL_CAINFO"}}
+    return {**keep, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false"}
+
+
+def _classify(step: str, stderr: str) -> HarvestError:
+    text = " ".join(stderr.split())[:300]
+    lowered = text.lower()
+    if "couldn't find remote ref" in lowered or "not our ref" in lowered or "no such ref" in lowered:
+        return RefNotFound(f"the ref does not exist in the repository ({text})")
+    if step == "fetch":
+        return RepositoryUnreachable(f"git could not fetch from the repository ({text})")
+    return HarvestError(f"git {step} failed ({text})")
+
+
+def _check_size(root: Path, limits: CloneLimits) -> None:
+    files = total = 0
+    for path in root.rglob("*"):
+        if path.is_file() and ".git" not in path.relative_to(root).parts:
+            files += 1
+            total += path.stat().st_size
+    if files > limits.max_files:
+        raise RepositoryTooLarge(f"the repository has more than {limits.max_files} files")
+    if total > limits.max_bytes:
+        raise RepositoryTooLarge(f"the repository is larger than {limits.max_bytes} bytes")
+
+
+class _SizeWatcher:
+    """Kills a running fetch once what it has written passes the limit (git has no size cap of its own)."""
+
+    def __init__(self, process: subprocess.Popen, root: Path, max_bytes: int) -> None:
+        self.process, self.root, self.max_bytes = process, root, max_bytes
+        self.exceeded = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.1):
+            if _disk_usage(self.root) > self.max_bytes:
+                self.exceeded = True
+                self.process.kill()
+                return
+
+
+def _disk_usage(root: Path) -> int:
+    total = 0
+    for directory, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
