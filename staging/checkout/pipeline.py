@@ -3,11 +3,14 @@ delivery from running alongside the first, and every step is idempotent against 
 import logging
 import os
 import socket
+import threading
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from esap.errors import EsapError, ServiceError
@@ -34,16 +37,42 @@ ENTRY_MESSAGES = {
 
 
 def run(checkout_id: str) -> None:
-    if not machine.claim(checkout_id, worker=WORKER):
-        log.info("checkout %s: another worker holds it; leaving it alone", checkout_id)
+    # One holder name per run, not per process: two deliveries may land on two threads of one worker.
+    holder = f"{WORKER}:{uuid.uuid4().hex[:8]}"
+    if not machine.claim(checkout_id, worker=holder):
+        log.info("checkout %s: another run holds it; leaving it alone", checkout_id)
         return
+    heartbeat = Heartbeat(checkout_id, holder)
+    heartbeat.start()
     try:
-        _advance(checkout_id)
+        _advance(checkout_id, holder)
     finally:
-        machine.release(checkout_id, worker=WORKER)
+        heartbeat.stop()
+        machine.release(checkout_id, worker=holder)
 
 
-def _advance(checkout_id: str) -> None:
+class Heartbeat(threading.Thread):
+    """Renews the lease while a run is alive, however long a step takes; dies with the worker."""
+
+    def __init__(self, checkout_id: str, holder: str) -> None:
+        super().__init__(daemon=True, name=f"lease-{checkout_id}")
+        self.checkout_id, self.holder = checkout_id, holder
+        self.interval = max(0.5, settings.ESAP_CHECKOUT_LEASE_SECONDS / 3)
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                machine.renew(self.checkout_id, worker=self.holder)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+def _advance(checkout_id: str, holder: str) -> None:
     machine.transition(checkout_id, source=State.CREATED, target=State.STAGING,
                        message=ENTRY_MESSAGES[State.STAGING])
     while True:
@@ -52,7 +81,7 @@ def _advance(checkout_id: str) -> None:
         state = State(checkout.state)
         if state not in STEPS:
             return
-        fields = _run_step(checkout, state)
+        fields = _run_step(checkout, state, holder)
         if fields is None:
             return
         target = next_step(state)
@@ -62,9 +91,9 @@ def _advance(checkout_id: str) -> None:
             return
 
 
-def _run_step(checkout: Checkout, state: State) -> dict[str, Any] | None:
+def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] | None:
     """The step's fields for the transition, or None when it failed (the failure is recorded)."""
-    report = steps.Reporter(checkout.pk, state, lambda: machine.renew(checkout.pk, worker=WORKER))
+    report = steps.Reporter(checkout.pk, state, lambda: machine.renew(checkout.pk, worker=holder))
     try:
         return STEP_FUNCTIONS[state](checkout, report) or {}
     except EsapError as error:
