@@ -116,7 +116,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from django.conf import settings
     hub = LocalHub(http_timeout=60, start_timeout=120).start()
-    worker = Worker(database=settings.DATABASES["default"]["NAME"], broker_folder=DATA / "broker",
+    worker = Worker(database=f"sqlite:///{settings.DATABASES['default']['NAME']}", broker_folder=DATA / "broker",
                     log_path=DATA / "worker.log", env={"ESAP_ALLOW_PRIVATE_URLS": "true"})
     worker.start()
     try:

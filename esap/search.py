@@ -59,17 +59,23 @@ def full_text_search(queryset: QuerySet, query: str, *, entry: str = "search_ent
     if not terms:
         return queryset.none()
     if connection.vendor == "postgresql":
-        return _postgres_search(queryset, " ".join(terms))
+        return _postgres_search(queryset, tsquery_expression(terms))
     return queryset.filter(**{f"{entry}__document__match": fts5_expression(terms)}).order_by(
         f"{entry}__rank", "-pk"
     )
 
 
-def _postgres_search(queryset: QuerySet, text: str) -> QuerySet:
+def tsquery_expression(terms: list[str]) -> str:
+    """`a:* & b:*`: the same all-words, prefix semantics as on SQLite. Terms are \\w+ words, so no
+    tsquery operator can come from user text; quoting keeps even digits-and-letters words literal."""
+    return " & ".join("'" + term.replace("'", "''").replace("\\", "") + "':*" for term in terms)
+
+
+def _postgres_search(queryset: QuerySet, expression: str) -> QuerySet:
     from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
     vector = SearchVector("search_text", config="simple")
-    tsquery = SearchQuery(text, config="simple", search_type="plain")
+    tsquery = SearchQuery(expression, config="simple", search_type="raw")
     return (
         queryset.annotate(_search_vector=vector)
         .filter(_search_vector=tsquery)
@@ -83,11 +89,11 @@ def _sqlite_index_sql(table: str) -> list[str]:
     insert = f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text);"
     delete = f"INSERT INTO {fts}({fts}, rowid, search_text) VALUES ('delete', old.id, old.search_text);"
     return [
-        f"CREATE VIRTUAL TABLE {fts} USING fts5(search_text, content='{table}', content_rowid='id', "
-        "tokenize='unicode61 remove_diacritics 2')",
-        f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN {insert} END",
-        f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN {delete} END",
-        f"CREATE TRIGGER {fts}_au AFTER UPDATE OF search_text ON {table} BEGIN {delete} {insert} END",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(search_text, content='{table}', "
+        "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF search_text ON {table} BEGIN {delete} {insert} END",
         f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
     ]
 
@@ -100,7 +106,11 @@ def _postgres_index_sql(table: str) -> list[str]:
 
 
 def create_full_text_index(table: str) -> migrations.RunPython:
-    """A migration operation building the index the running database supports."""
+    """A migration operation building the index the running database supports.
+
+    On SQLite, Django rebuilds a table to alter it (adding a foreign key, say), and dropping the old table
+    drops its triggers: every migration that alters a searchable table must end with this operation
+    again (it is idempotent and rebuilds the index). tests/esap/test_search.py checks the triggers."""
 
     def forwards(apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from esap import views
+from esap import health, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, views as staging_views
 from workflows import apis as workflow_apis, views as workflow_views
@@ -59,6 +59,8 @@ pages = [
 
 urlpatterns = [
     *pages,
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
     path("api/", include(api)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

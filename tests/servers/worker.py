@@ -29,8 +29,7 @@ class Worker:
     def start(self) -> None:
         env = {**os.environ, **self.extra_env,
                "DJANGO_SETTINGS_MODULE": "esap.settings",
-               "ESAP_DATABASE_URL": f"sqlite:///{self.database}",
-               "ESAP_BROKER_URL": "localfs://",
+               "ESAP_DATABASE_URL": self.database,
                "ESAP_BROKER_FOLDER": str(self.broker_folder),
                "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")
@@ -75,6 +74,16 @@ class Worker:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def test_database_url() -> str:
+    """The database the tests run on (after pytest-django created it), as a URL for the worker."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     from django.conf import settings
@@ -82,9 +91,13 @@ def celery_worker(django_db_setup, django_db_blocker):
     from esap.celery import app
 
     folder = Path(tempfile.mkdtemp(prefix="esap-broker-"))
-    app.conf.broker_transport_options = broker_options(folder)
+    if settings.CELERY_BROKER_URL.startswith("localfs://"):
+        app.conf.broker_transport_options = broker_options(folder)  # a queue of this run's own
+    else:
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
     worker = Worker(
-        database=settings.DATABASES["default"]["NAME"], broker_folder=folder,
+        database=test_database_url(), broker_folder=folder,
         log_path=folder / "worker.log",
         env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2", "ESAP_SPAWN_DEADLINE_SECONDS": "60",
              "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true"},
