@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.stack import free_port
+
 GIT_ENV = {"GIT_AUTHOR_NAME": "esap tests", "GIT_AUTHOR_EMAIL": "tests@example.org",
            "GIT_COMMITTER_NAME": "esap tests", "GIT_COMMITTER_EMAIL": "tests@example.org",
            "GIT_CONFIG_NOSYSTEM": "1"}
@@ -20,9 +22,7 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "esap tests", "GIT_AUTHOR_EMAIL": "tests@example.o
 class GitServer:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="esap-git-"))
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "GitServer":

@@ -224,3 +224,23 @@ def test_registering_over_rest_harvests_on_the_worker_and_versions_are_listed(gi
     assert (body["status"], body["commit_sha"]) == ("ok", sha)
     versions = api.get(f"/api/workflows/{body['workflows'][0]}/versions/").json()
     assert [v["commit_sha"] for v in versions] == [sha]
+
+
+def test_fault_a_server_that_never_answers_hits_the_clone_time_limit(settings):
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    settings.ESAP_GIT_TIMEOUT_SECONDS = 2
+    repository = Repository.objects.create(url=f"git://127.0.0.1:{silent.getsockname()[1]}/slow", ref="main")
+    started = time.monotonic()
+
+    repository = repository_harvest(repository_id=repository.pk)
+
+    assert repository.status == "failed" and "longer than 2 seconds" in repository.last_error
+    assert time.monotonic() - started < 10
+    silent.close()
