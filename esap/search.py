@@ -49,26 +49,102 @@ def search_terms(query: str) -> list[str]:
 
 
 def fts5_expression(terms: list[str]) -> str:
-    """Every term quoted (so no FTS5 syntax reaches the engine) and prefix-matched, all required."""
-    return " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
+    """Every term quoted (so no FTS5 syntax reaches the engine) and required; the last one may be a
+    prefix, as when typing (prefix queries merge many doclists, so earlier words match whole)."""
+    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
+    return " ".join(quoted) + "*"
 
 
-def full_text_search(queryset: QuerySet, query: str, *, entry: str = "search_entry") -> QuerySet:
-    """Rows of `queryset` matching every word of `query`, best first; none if it has no words."""
+def full_text_search(queryset: QuerySet, query: str, *, entry: str = "search_entry"):
+    """Rows of `queryset` matching every word of `query`, best first; none if it has no words.
+
+    A queryset, or on SQLite for an unfiltered table a `RankedMatches` (counted and paged by the index
+    alone; it slices, counts and iterates like a queryset)."""
     terms = search_terms(query)
     if not terms:
         return queryset.none()
     if connection.vendor == "postgresql":
         return _postgres_search(queryset, tsquery_expression(terms))
+    if not queryset.query.where:
+        return RankedMatches(queryset, fts5_expression(terms))
     return queryset.filter(**{f"{entry}__document__match": fts5_expression(terms)}).order_by(
         f"{entry}__rank", "-pk"
     )
 
 
+RANK_WINDOW = 2000
+
+
+class RankedMatches:
+    """FTS5 matches of a whole table, paged from the index: the newest `RANK_WINDOW` matches come first,
+    best first (bm25); older matches follow, newest first. Ranking every match of a broad query over a
+    million rows costs ~80 ms; ranking a bounded window keeps a page at a few milliseconds. Counting
+    uses the index alone, without joining the table."""
+
+    def __init__(self, queryset: QuerySet, expression: str) -> None:
+        self.queryset, self.expression = queryset, expression
+        self.fts = f"{queryset.model._meta.db_table}_fts"
+        self._count: int | None = None
+        self._floor: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self._scalar(f"SELECT count(*) FROM {self.fts} WHERE {self.fts} MATCH %s", [])
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[0:self.count()])
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            return self[index:index + 1][0]
+        start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
+        ids = self._ranked_ids(start, stop) + self._older_ids(max(start, RANK_WINDOW), stop)
+        rows = self.queryset.in_bulk(ids)
+        return [rows[pk] for pk in ids if pk in rows]
+
+    def _ranked_ids(self, start: int, stop: int) -> list[int]:
+        if start >= RANK_WINDOW:
+            return []
+        return self._ids(f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s AND rowid >= %s "
+                         "ORDER BY rank, rowid DESC LIMIT %s OFFSET %s",
+                         [self._window_floor(), min(stop, RANK_WINDOW) - start, start])
+
+    def _older_ids(self, start: int, stop: int) -> list[int]:
+        if stop <= RANK_WINDOW or start >= stop:
+            return []
+        return self._ids(f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s AND rowid < %s "
+                         "ORDER BY rowid DESC LIMIT %s OFFSET %s",
+                         [self._window_floor(), stop - start, start - RANK_WINDOW])
+
+    def _window_floor(self) -> int:
+        """The smallest rowid among the newest RANK_WINDOW matches (0 when there are fewer)."""
+        if self._floor is None:
+            self._floor = self._scalar(
+                f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s ORDER BY rowid DESC "
+                "LIMIT 1 OFFSET %s", [RANK_WINDOW - 1]) or 0
+        return self._floor
+
+    def _ids(self, sql: str, params: list) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.expression, *params])
+            return [row[0] for row in cursor.fetchall()]
+
+    def _scalar(self, sql: str, params: list) -> int | None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.expression, *params])
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+
 def tsquery_expression(terms: list[str]) -> str:
-    """`a:* & b:*`: the same all-words, prefix semantics as on SQLite. Terms are \\w+ words, so no
-    tsquery operator can come from user text; quoting keeps even digits-and-letters words literal."""
-    return " & ".join("'" + term.replace("'", "''").replace("\\", "") + "':*" for term in terms)
+    """`a & b:*`: the same semantics as on SQLite (all words, the last a prefix). Terms are \\w+ words,
+    so no tsquery operator can come from user text; quoting keeps digits-and-letters words literal."""
+    quoted = ["'" + term.replace("'", "''").replace("\\", "") + "'" for term in terms]
+    return " & ".join(quoted) + ":*"
 
 
 def _postgres_search(queryset: QuerySet, expression: str) -> QuerySet:

@@ -13,13 +13,14 @@ def titles(queryset) -> list[str]:
     return [dataset.title for dataset in queryset]
 
 
-def test_every_word_must_match_and_prefixes_count():
+def test_every_word_must_match_and_the_last_may_be_a_prefix():
     make_dataset(title="Crab pulsar timing", description="radio light curve")
     make_dataset(title="Crab nebula image")
     make_dataset(title="Vela pulsar timing")
 
     assert sorted(titles(dataset_list(query="crab"))) == ["Crab nebula image", "Crab pulsar timing"]
-    assert titles(dataset_list(query="crab puls")) == ["Crab pulsar timing"]
+    assert titles(dataset_list(query="crab puls")) == ["Crab pulsar timing"]  # the last word as typed
+    assert titles(dataset_list(query="cra pulsar")) == []
     assert titles(dataset_list(query="radio")) == ["Crab pulsar timing"]
 
 
@@ -78,16 +79,31 @@ def test_search_uses_the_index_not_a_like_scan():
     make_dataset(title="Crab pulsar")
 
     with CaptureQueriesContext(connection) as queries:
-        list(dataset_list(query="crab"))
+        assert len(list(dataset_list(query="crab"))) == 1
 
-    sql = queries.captured_queries[-1]["sql"]
-    assert " LIKE " not in sql.upper()
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert not any(" LIKE " in sql.upper() for sql in statements)
     if connection.vendor == "sqlite":
-        assert " MATCH " in sql
-        assert "VIRTUAL TABLE INDEX" in query_plan("EXPLAIN QUERY PLAN " + sql)
+        ranked = next(sql for sql in statements if " MATCH " in sql and "ORDER BY rank" in sql)
+        assert "VIRTUAL TABLE INDEX" in query_plan("EXPLAIN QUERY PLAN " + ranked)
     else:
-        assert "@@" in sql
-        assert "staging_dataset_search_gin" in query_plan("EXPLAIN " + sql, "SET enable_seqscan = off")
+        searched = next(sql for sql in statements if "@@" in sql)
+        assert "staging_dataset_search_gin" in query_plan("EXPLAIN " + searched, "SET enable_seqscan = off")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the ranking window is the SQLite FTS5 path")
+def test_a_broad_query_ranks_the_newest_window_then_pages_older_matches_newest_first(monkeypatch):
+    monkeypatch.setattr("esap.search.RANK_WINDOW", 3)
+    for index in range(7):
+        make_dataset(f"f{index}", title=f"pulsar {'pulsar pulsar' if index == 4 else ''} {index}")
+
+    results = dataset_list(query="pulsar")
+
+    assert results.count() == 7
+    everything = [d.identifier for d in results]
+    assert everything[0] == "f4"  # best match within the newest three: f6, f5, f4
+    assert sorted(everything[:3]) == ["f4", "f5", "f6"] and everything[3:] == ["f3", "f2", "f1", "f0"]
+    assert [d.identifier for d in results[2:5]] == everything[2:5]
 
 
 def query_plan(explain: str, setup: str = "") -> str:
