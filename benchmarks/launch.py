@@ -30,7 +30,6 @@ from facilities.hub.client import HubClient  # noqa: E402
 from facilities.hub.server import ServerClient  # noqa: E402
 from staging.checkout.injection import apply_outputs, code_cells_to_execute, inject_parameters  # noqa: E402
 from staging.checkout.states import TERMINAL  # noqa: E402
-from staging.models import Checkout  # noqa: E402
 from staging.sources.local import local_source  # noqa: E402
 from tests.factories import make_facility, make_user, make_workflow  # noqa: E402
 from tests.launching import fill_cart  # noqa: E402
@@ -54,6 +53,7 @@ def bare_launch(hub: LocalHub, workflow) -> float:
     notebook = inject_parameters(workflow.notebook, {"datasets": [DATASET], "dataset_paths": [path]},
                                  declared=workflow.parameter_names)
     remote = ServerClient(hub.url, user, server, token.token)
+    remote.wait_until_reachable()
     remote.ensure_directory("esap")
     remote.put_notebook("esap/bench.ipynb", notebook)
     session = remote.create_session("esap/bench.ipynb", "python3")
@@ -115,9 +115,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from django.conf import settings
-    hub = LocalHub(http_timeout=60, start_timeout=120).start()
+    hub = LocalHub(http_timeout=300, start_timeout=600).start()
     worker = Worker(database=f"sqlite:///{settings.DATABASES['default']['NAME']}", broker_folder=DATA / "broker",
-                    log_path=DATA / "worker.log", env={"ESAP_ALLOW_PRIVATE_URLS": "true"})
+                    log_path=DATA / "worker.log", env={"ESAP_ALLOW_PRIVATE_URLS": "true"},
+                    concurrency=max(8, args.concurrent))
     worker.start()
     try:
         facility = make_facility("bench", hub_url=hub.url, token=hub.service_token, profiles=("small",))

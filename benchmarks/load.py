@@ -34,7 +34,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from esap.demo.load import DEMO_USER, load_demo  # noqa: E402
+from esap.demo.load import load_demo  # noqa: E402
 from esap.seeding import SEARCH_QUERIES, seed_datasets  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 from tests.servers.jupyterhub.localhub import LocalHub  # noqa: E402

@@ -26,6 +26,7 @@ MESSAGES: dict[str, str] = {
     "notebook.parameters": "The workflow's notebook cannot take these parameters: {detail}",
     "notebook.cell_error": "Cell {cell} of the notebook raised {ename}: {evalue}",
     "notebook.kernel_timeout": "Cell {cell} of the notebook did not finish within {seconds} seconds.",
+    "notebook.kernel_unreachable": "The notebook's kernel could not be reached: {detail}",
     "notebook.interrupted": "Running the notebook's first cells was interrupted part-way; retry to run them again.",
     "notebook.missing": "The workflow of this checkout no longer exists in the catalogue.",
     "facility.missing": "The facility of this checkout no longer exists in the catalogue.",

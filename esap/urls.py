@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from esap import health, views
+from esap import health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, views as staging_views
 from workflows import apis as workflow_apis, views as workflow_views
@@ -31,6 +31,8 @@ api = [
     path("checkouts/<uuid:pk>/events/", staging_apis.CheckoutEventsApi.as_view(), name="api-checkout-events"),
     path("checkouts/<uuid:pk>/retry/", staging_apis.CheckoutRetryApi.as_view(), name="api-checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_apis.CheckoutCancelApi.as_view(), name="api-checkout-cancel"),
+    path("tokens/", tokens.TokenListApi.as_view(), name="api-token-list"),
+    path("tokens/<int:pk>/", tokens.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -52,6 +54,8 @@ pages = [
     path("checkouts/<uuid:pk>/", staging_views.checkout_page, name="checkout-detail"),
     path("checkouts/<uuid:pk>/receipt/", staging_views.checkout_receipt_page, name="checkout-receipt"),
     path("launch/", staging_views.launch_link_page, name="launch-link"),
+    path("account/tokens/", tokens.token_page, name="account-tokens"),
+    path("account/tokens/<int:pk>/revoke/", tokens.token_revoke_page, name="account-token-revoke"),
     path("checkouts/<uuid:pk>/stream/", staging_views.checkout_stream, name="checkout-stream"),
     path("checkouts/<uuid:pk>/retry/", staging_views.checkout_retry, name="checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_views.checkout_cancel, name="checkout-cancel"),

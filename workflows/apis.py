@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from esap.api import search_query_param
 from workflows import selectors, services
-from workflows.models import Repository, Workflow
+from workflows.models import Repository
 
 
 class ParameterOutputSerializer(serializers.Serializer):

@@ -55,7 +55,7 @@ class KernelConnection:
         while time.monotonic() < deadline:
             msg_id = self._send("kernel_info_request", {})
             try:
-                self._receive_until(lambda m: _parent(m) == msg_id and m["msg_type"] == "kernel_info_reply",
+                self._receive_until(_reply_to(msg_id, "kernel_info_reply"),
                                     deadline=min(deadline, time.monotonic() + 2.0))
                 return
             except TimeoutError:
@@ -103,6 +103,10 @@ class KernelConnection:
             message = json.loads(raw)
             if wanted(message):
                 return message
+
+
+def _reply_to(msg_id: str, msg_type: str):
+    return lambda message: _parent(message) == msg_id and message["msg_type"] == msg_type
 
 
 def _parent(message: dict) -> str | None:

@@ -1,12 +1,13 @@
 """A user's single-user server, reached through the hub's proxy with a server-scoped token: notebook
 contents, kernel sessions, and cell execution over the kernel websocket."""
 import posixpath
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
 
-from facilities.hub.errors import HubRequestError
+from facilities.hub.errors import HubNotFound, HubRequestError, HubUnavailable, ServerNotRunning
 from facilities.hub.kernel import CellResult, KernelConnection
 from facilities.hub.transport import RetryPolicy, Timeouts, Transport
 
@@ -29,6 +30,18 @@ class ServerClient:
 
     def __repr__(self) -> str:
         return f"ServerClient({self.base!r})"
+
+    def wait_until_reachable(self, timeout: float = 30.0) -> None:
+        """Right after a spawn reports ready, a saturated proxy may not route to the server yet (404/424/503)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.http.request("GET", f"{self.base}/api/status")
+                return
+            except (HubNotFound, ServerNotRunning, HubUnavailable):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
 
     def ensure_directory(self, path: str) -> None:
         current = ""
@@ -61,8 +74,9 @@ class ServerClient:
                 timeout_per_cell: float = 120.0) -> list[CellResult]:
         """Run the cells in order on the kernel, stopping after the first that fails."""
         url = self.base.replace("http", "ws", 1) + f"/api/kernels/{quote(kernel_id, safe='')}/channels"
+        # The handshake is an HTTP exchange through the proxy: under load it needs a read-sized timeout.
         with KernelConnection(url, token=self._token, session_id=session_id,
-                              connect_timeout=self.http.timeouts.connect) as kernel:
+                              connect_timeout=self.http.timeouts.read) as kernel:
             kernel.wait_until_ready(timeout=max(30.0, timeout_per_cell))
             results = []
             for source in sources:

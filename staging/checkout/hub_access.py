@@ -55,3 +55,7 @@ def translated_errors() -> Iterator[None]:
         raise ServiceError("facility.unavailable", detail=str(error)) from error
     except hub_errors.HubRequestError as error:
         raise UserError("facility.rejected", detail=str(error)) from error
+    except hub_errors.KernelError as error:
+        raise ServiceError("notebook.kernel_unreachable", detail=str(error)) from error
+    except hub_errors.HubError as error:  # e.g. the server went away (424) between two steps
+        raise ServiceError("facility.unavailable", detail=str(error)) from error

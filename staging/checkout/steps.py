@@ -80,6 +80,7 @@ def upload(checkout: Checkout, report: Reporter) -> dict:
     notebook = _notebook_for(checkout, source)
     remote_path = posixpath.join(settings.ESAP_NOTEBOOK_DIR, posixpath.basename(checkout.notebook_path))
     with _server(checkout) as server:
+        server.wait_until_reachable()
         server.ensure_directory(settings.ESAP_NOTEBOOK_DIR)
         server.put_notebook(remote_path, notebook)
         session = server.create_session(remote_path, source.kernel_name)

@@ -44,3 +44,22 @@ def test_keys_rotate_old_ciphertext_still_reads_and_rotates_to_the_new_key(setti
     assert crypto.decrypt(rotated) == "rotating-token"
     with pytest.raises(ValueError, match="cannot be decrypted"):
         crypto.decrypt(old_ciphertext)
+
+
+def test_the_rotation_command_moves_every_secret_to_the_new_key(settings, capsys):
+    from django.core.management import call_command
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    first, second = make_facility(token="token-one"), make_facility(token="token-two")
+    untouched = make_facility(token="")
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_secrets")
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+
+    model = first.__class__
+    assert model.objects.get(pk=first.pk).api_token == "token-one"
+    assert model.objects.get(pk=second.pk).api_token == "token-two"
+    assert model.objects.get(pk=untouched.pk).api_token == ""
+    assert "Re-encrypted 2 secret(s)" in capsys.readouterr().out

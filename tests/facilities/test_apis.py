@@ -94,7 +94,7 @@ def test_registration_refuses_ssrf_targets_with_a_reason(api, settings):
 def test_registration_is_for_staff_only(api):
     payload = {"name": "x", "slug": "x", "hub_url": "https://example.org"}
 
-    assert api.post("/api/facilities/register/", payload, format="json").status_code == 403
+    assert api.post("/api/facilities/register/", payload, format="json").status_code == 401
     api.force_authenticate(make_user())
     assert api.post("/api/facilities/register/", payload, format="json").status_code == 403
 

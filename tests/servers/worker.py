@@ -21,8 +21,10 @@ def broker_options(folder: Path) -> dict:
 
 
 class Worker:
-    def __init__(self, *, database: str, broker_folder: Path, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, *, database: str, broker_folder: Path, log_path: Path, env: dict[str, str],
+                 concurrency: int = 8) -> None:
         self.database, self.broker_folder, self.log_path = database, broker_folder, log_path
+        self.concurrency = concurrency
         self.extra_env = env
         self.process: subprocess.Popen | None = None
 
@@ -34,7 +36,8 @@ class Worker:
                "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "esap", "worker", "--pool", "threads", "--concurrency", "8",
+            [sys.executable, "-m", "celery", "-A", "esap", "worker", "--pool", "threads",
+             "--concurrency", str(self.concurrency),
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--beat", "--schedule", str(self.broker_folder / "beat-schedule")],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

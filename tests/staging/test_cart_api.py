@@ -93,8 +93,10 @@ def test_another_users_cart_line_is_404_and_stays(api):
 
 
 def test_anonymous_users_have_no_cart():
-    assert APIClient().get("/api/cart/").status_code == 403
-    assert APIClient().post("/api/cart/items/", {"dataset": 1}, format="json").status_code == 403
+    response = APIClient().get("/api/cart/")
+
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Bearer"
+    assert APIClient().post("/api/cart/items/", {"dataset": 1}, format="json").status_code == 401
 
 
 def test_the_cart_survives_logout_and_a_new_session(alice):

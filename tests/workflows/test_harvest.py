@@ -12,7 +12,7 @@ from staging.checkout.services import checkout_start
 from tests.factories import make_dataset, make_facility, make_user
 from tests.launching import notebook_with_cells
 from workflows.models import Repository, Workflow
-from workflows.services import repository_harvest, repository_register
+from workflows.services import repository_harvest
 
 pytestmark = pytest.mark.django_db
 _names = itertools.count(1)

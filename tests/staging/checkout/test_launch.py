@@ -9,7 +9,7 @@ from staging.checkout.injection import INJECTED_TAG
 from staging.models import Cart
 from tests.conftest import HOSTILE_FILE_NAMES, LOCAL_DATA
 from tests.factories import make_user, make_workflow
-from tests.launching import hub_client, launch, notebook_with_cells, server_for, wait_for
+from tests.launching import launch, notebook_with_cells, server_for, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,81 @@
+"""Pages and REST endpoints to create, list and revoke one's own API tokens."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from esap.models import ApiToken
+
+
+def token_revoke(*, user, pk: int) -> None:
+    """Raises ApiToken.DoesNotExist unless the token is the user's own and still active."""
+    token = ApiToken.objects.get(pk=pk, user=user, revoked_at__isnull=True)
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+
+
+@login_required
+def token_page(request):
+    fresh = None
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()[:100]
+        if not name:
+            messages.error(request, "Give the token a name, e.g. the script that will use it.")
+        else:
+            _, fresh = ApiToken.issue(user=request.user, name=name)
+    tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
+    return render(request, "account/tokens.html", {"tokens": tokens, "fresh": fresh})
+
+
+@login_required
+@require_POST
+def token_revoke_page(request, pk: int):
+    try:
+        token_revoke(user=request.user, pk=pk)
+    except ApiToken.DoesNotExist:
+        raise Http404("No such token.") from None
+    messages.success(request, "Token revoked.")
+    return redirect("/account/tokens/")
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    hint = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class TokenListApi(generics.ListAPIView):
+    """GET: the caller's active tokens (never the tokens themselves). POST: a new one, shown once."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = TokenOutputSerializer
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user=self.request.user, revoked_at__isnull=True)
+
+    @extend_schema(request=InputSerializer, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        token, secret = ApiToken.issue(user=request.user, name=payload.validated_data["name"])
+        return Response({**TokenOutputSerializer(token).data, "token": secret}, status=201)
+
+
+class TokenRevokeApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    def delete(self, request: Request, pk: int) -> Response:
+        token_revoke(user=request.user, pk=pk)
+        return Response(status=204)
