@@ -53,7 +53,9 @@ c.JupyterHub.spawner_class = FastLocalSpawner
 FastLocalSpawner.port_range = (base + 10, base + 100)
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "home" / "{username}")
 c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
-c.Spawner.args = ["--KernelManager.transport=ipc", "--ServerApp.open_browser=False"] + (
+# port_retries=0: a server whose port was taken must fail loudly, not move to a port nobody polls.
+c.Spawner.args = ["--KernelManager.transport=ipc", "--ServerApp.open_browser=False",
+                  "--ServerApp.port_retries=0"] + (
     ["--allow-root"] if os.geteuid() == 0 else [])
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = int(os.environ.get("ESAP_HUB_START_TIMEOUT", "60"))

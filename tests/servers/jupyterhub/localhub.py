@@ -4,6 +4,7 @@ Used by the pytest fixture (once per run) and by the demo (`python -m tests.serv
 """
 import argparse
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -118,12 +119,12 @@ class LocalHub:
 
 
 def free_port_block(size: int = 100) -> int:
-    """A base port whose next `size` ports are free now (the hub, its API, proxy API, servers)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size < 65535 and all(_is_free(port) for port in range(base, base + 3)):
+    """A base port whose block is free now (the hub, its API, proxy API, servers), chosen below Linux's
+    ephemeral range (32768+) so that the random ports kernels and clients bind cannot land in it."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - size, size)
+        if all(_is_free(port) for port in range(base, base + size)):
             return base
     raise RuntimeError("No free block of ports on 127.0.0.1")
 
