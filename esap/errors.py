@@ -12,6 +12,7 @@ MESSAGES: dict[str, str] = {
     "cart.no_facility": "Choose a facility and one of its server profiles before checking out.",
     "cart.profile_mismatch": "The profile {profile!r} is not offered by facility {facility!r}.",
     "cart.unknown_version": "Workflow {workflow!r} has no version read at commit {commit}.",
+    "cart.not_allowed": "You may not launch the {what} in your cart (any more); choose another.",
     "cart.frozen": "Your cart is being checked out; it can be changed again when that checkout ends.",
     "catalogue.not_found": "No {kind} with id {id}.",
     "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",

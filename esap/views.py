@@ -8,12 +8,11 @@ from workflows.selectors import workflow_list
 def home_page(request):
     """One search box over the three catalogues, a few hits of each."""
     query = request.GET.get("q", "").strip()[:200]
-    staff = request.user.is_staff
     context = {"q": query}
     if query:
         context.update(
-            facilities=facility_list(query=query, include_hidden=staff)[:5],
-            workflows=workflow_list(query=query, include_hidden=staff)[:5],
+            facilities=facility_list(query=query, viewer=request.user)[:5],
+            workflows=workflow_list(query=query, viewer=request.user)[:5],
             datasets=dataset_list(query=query)[:10],
         )
     return render(request, "home.html", context)

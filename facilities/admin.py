@@ -43,6 +43,7 @@ class FacilityAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "keywords"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["health", "health_message", "hub_version", "probed_at"]
+    filter_horizontal = ["groups"]
     actions = ["probe"]
 
     @admin.action(description="Probe the selected facilities' hubs now")

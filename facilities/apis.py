@@ -36,10 +36,6 @@ SEARCH_PARAMETERS = [
 ]
 
 
-def _include_hidden(request: Request) -> bool:
-    return bool(request.user and request.user.is_staff)
-
-
 class FacilityListApi(generics.ListAPIView):
     serializer_class = FacilityOutputSerializer
 
@@ -53,14 +49,14 @@ class FacilityListApi(generics.ListAPIView):
             raise serializers.ValidationError({"health": [f"Must be one of {Health.values}."]})
         return selectors.facility_list(
             query=search_query_param(self.request), health=health,
-            include_hidden=_include_hidden(self.request),
+            viewer=self.request.user,
         )
 
 
 class FacilityDetailApi(APIView):
     @extend_schema(responses=FacilityOutputSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        facilities = selectors.facility_list(include_hidden=_include_hidden(request))
+        facilities = selectors.facility_list(viewer=request.user)
         return Response(FacilityOutputSerializer(get_object_or_404(facilities, slug=slug)).data)
 
 

@@ -7,6 +7,7 @@ from esap.search import FullTextMatchField, Searchable
 
 class Visibility(models.TextChoices):
     PUBLIC = "public", "Everyone"
+    GROUPS = "groups", "Members of the listed groups"
     HIDDEN = "hidden", "Operators only"
 
 
@@ -40,6 +41,8 @@ class Facility(Searchable):
     staging_mode = models.CharField(max_length=20, choices=StagingMode, default=StagingMode.DOWNLOAD)
     spawn_deadline_seconds = models.PositiveIntegerField(default=300)
     visibility = models.CharField(max_length=20, choices=Visibility, default=Visibility.PUBLIC)
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="+",
+                                    help_text="Who may see and launch on it when limited to groups.")
     health = models.CharField(max_length=20, choices=Health, default=Health.UNKNOWN, editable=False)
     health_message = models.CharField(max_length=500, blank=True, editable=False)
     hub_version = models.CharField(max_length=50, blank=True, editable=False)

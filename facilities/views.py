@@ -7,14 +7,13 @@ from facilities.models import Facility
 
 
 def facility_list_page(request):
-    include_hidden = request.user.is_staff
     return search_page(request, "facilities/list.html",
-                       lambda q: selectors.facility_list(query=q, include_hidden=include_hidden))
+                       lambda q: selectors.facility_list(query=q, viewer=request.user))
 
 
 def facility_detail_page(request, slug: str):
     try:
-        facility = selectors.facility_get(slug=slug, include_hidden=request.user.is_staff)
+        facility = selectors.facility_get(slug=slug, viewer=request.user)
     except Facility.DoesNotExist:
         raise Http404("No such facility.") from None
     return render(request, "facilities/detail.html", {"facility": facility})

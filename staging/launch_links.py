@@ -63,7 +63,7 @@ def cart_fill_from_link(*, user, request: LaunchRequest) -> None:
 
 
 def _workflow(slug: str, user) -> Workflow:
-    workflow = workflow_list(include_hidden=user.is_staff).filter(slug=slug).first() if slug else None
+    workflow = workflow_list(viewer=user).filter(slug=slug).first() if slug else None
     if workflow is None:
         raise UserError("launch_link.invalid", detail=f"no workflow {slug!r}")
     return workflow
@@ -73,7 +73,7 @@ def _facility_and_profile(slug: str, profile_slug: str, user) -> tuple[Facility 
     if not slug:
         return None, None
     try:
-        facility = facility_get(slug=slug, include_hidden=user.is_staff)
+        facility = facility_get(slug=slug, viewer=user)
     except Facility.DoesNotExist:
         raise UserError("launch_link.invalid", detail=f"no facility {slug!r}") from None
     profile = facility.profiles.filter(slug=profile_slug).first() if profile_slug else facility.profiles.first()

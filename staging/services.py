@@ -53,7 +53,7 @@ def cart_remove_dataset(*, user, dataset_id: int) -> None:
 def cart_choose_workflow(*, user, workflow_id: int | None, commit_sha: str = "") -> Cart:
     """The workflow at its latest version, or pinned to the version read at `commit_sha`."""
     cart = _editable_cart(user)
-    cart.workflow = workflow_get(pk=workflow_id, include_hidden=user.is_staff) if workflow_id else None
+    cart.workflow = workflow_get(pk=workflow_id, viewer=user) if workflow_id else None
     cart.workflow_version = None
     if cart.workflow and commit_sha:
         cart.workflow_version = cart.workflow.versions.filter(commit_sha=commit_sha).first()
@@ -70,7 +70,7 @@ def cart_choose_facility(*, user, facility_slug: str | None, profile_slug: str =
     if not facility_slug:
         cart.facility, cart.profile = None, None
     else:
-        facility = facility_get(slug=facility_slug, include_hidden=user.is_staff)
+        facility = facility_get(slug=facility_slug, viewer=user)
         cart.facility, cart.profile = facility, _profile_or_default(facility, profile_slug)
     cart.save(update_fields=["facility", "profile", "updated_at"])
     return cart

@@ -31,8 +31,8 @@ def cart_page(request):
     return render(request, "staging/cart.html", {
         "cart": cart,
         "items": selectors.cart_items(cart=cart),
-        "workflows": workflow_list(include_hidden=request.user.is_staff)[:200],
-        "facilities": facility_list(include_hidden=request.user.is_staff),
+        "workflows": workflow_list(viewer=request.user)[:200],
+        "facilities": facility_list(viewer=request.user),
     })
 
 

@@ -19,6 +19,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     search_fields = ["title", "slug", "keywords", "repository_url"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [WorkflowVersionInline]
+    filter_horizontal = ["groups"]
 
 
 @admin.register(Repository)

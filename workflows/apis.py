@@ -44,14 +44,14 @@ class WorkflowListApi(generics.ListAPIView):
         kernel = self.request.query_params.get("kernel", "")[:100]
         return selectors.workflow_list(
             query=search_query_param(self.request), kernel=kernel,
-            include_hidden=bool(self.request.user.is_staff),
+            viewer=self.request.user,
         )
 
 
 class WorkflowDetailApi(APIView):
     @extend_schema(responses=WorkflowOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        visible = selectors.workflow_list(include_hidden=bool(request.user.is_staff))
+        visible = selectors.workflow_list(viewer=request.user)
         return Response(WorkflowOutputSerializer(get_object_or_404(visible, pk=pk)).data)
 
 
@@ -123,6 +123,6 @@ class VersionOutputSerializer(serializers.Serializer):
 class WorkflowVersionListApi(APIView):
     @extend_schema(responses=VersionOutputSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        visible = selectors.workflow_list(include_hidden=bool(request.user.is_staff))
+        visible = selectors.workflow_list(viewer=request.user)
         workflow = get_object_or_404(visible, pk=pk)
         return Response(VersionOutputSerializer(workflow.versions.all(), many=True).data)

@@ -54,6 +54,8 @@ class Workflow(Searchable):
     )
     environment = models.JSONField(default=list, blank=True, help_text="What the notebook needs to run.")
     is_public = models.BooleanField(default=True)
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="+",
+                                    help_text="Who may see and launch it when it is not public.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,14 +7,13 @@ from workflows.models import Workflow
 
 
 def workflow_list_page(request):
-    include_hidden = request.user.is_staff
     return search_page(request, "workflows/list.html",
-                       lambda q: selectors.workflow_list(query=q, include_hidden=include_hidden))
+                       lambda q: selectors.workflow_list(query=q, viewer=request.user))
 
 
 def workflow_detail_page(request, pk: int):
     try:
-        workflow = selectors.workflow_get(pk=pk, include_hidden=request.user.is_staff)
+        workflow = selectors.workflow_get(pk=pk, viewer=request.user)
     except Workflow.DoesNotExist:
         raise Http404("No such workflow.") from None
     return render(request, "workflows/detail.html", {"workflow": workflow})

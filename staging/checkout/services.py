@@ -4,10 +4,12 @@ import re
 from django.db import transaction
 
 from esap.errors import UserError
+from facilities.selectors import facility_list
 from staging.checkout import machine
 from staging.checkout.states import STEPS, State, TERMINAL
 from staging.models import Cart, Checkout, CheckoutEvent
 from staging.selectors import checkout_get
+from workflows.selectors import workflow_list
 
 
 @transaction.atomic
@@ -63,6 +65,11 @@ def _check_ready_for_checkout(cart: Cart) -> None:
         raise UserError("cart.no_facility")
     if cart.profile.facility_id != cart.facility_id:
         raise UserError("cart.profile_mismatch", profile=cart.profile.slug, facility=cart.facility.slug)
+    # Visibility may have changed since the choice (group membership, an operator's edit).
+    if not facility_list(viewer=cart.user).filter(pk=cart.facility_id).exists():
+        raise UserError("cart.not_allowed", what=f"facility {cart.facility.slug!r}")
+    if not workflow_list(viewer=cart.user).filter(pk=cart.workflow_id).exists():
+        raise UserError("cart.not_allowed", what=f"workflow {cart.workflow.title!r}")
 
 
 def _snapshot(cart: Cart) -> dict:
