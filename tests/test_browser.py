@@ -36,8 +36,11 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env)
     browser.get(f"{live_server.url}/workflows/?q=light+curve")
     browser.find_element(By.LINK_TEXT, workflow.title).click()
     click(browser, "#choose-workflow")
+    # Each choice is a form POST: wait for its answer before navigating on, or the two race.
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Workflow chosen."))
     browser.get(f"{live_server.url}/facilities/{facility.slug}/")
     click(browser, 'button[data-profile="small"]')
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Facility chosen."))
 
     browser.get(f"{live_server.url}/cart/")
     assert Select(browser.find_element(By.ID, "cart-facility")).first_selected_option.text.endswith("Small")
