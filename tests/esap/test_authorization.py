@@ -1,0 +1,132 @@
+"""Who may do what: REST endpoints and pages × (anonymous, another user, the owner, staff) × method,
+CSRF on every state-changing page, and no secret in any answer or log line."""
+import logging
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from esap.models import ApiToken
+from staging import services
+from staging.checkout.services import checkout_start
+from tests.factories import make_dataset, make_facility, make_user, make_workflow
+
+pytestmark = pytest.mark.django_db
+HUB_TOKEN = "hub-secret-7c0ffee"
+ROLES = ["anonymous", "other", "owner", "staff"]
+
+
+@pytest.fixture(autouse=True)
+def no_worker(monkeypatch):
+    monkeypatch.setattr("staging.tasks.checkout_run.delay", lambda checkout_id: None)
+
+
+@pytest.fixture
+def world():
+    owner, other, staff = make_user("owner"), make_user("other"), make_user("staff", staff=True)
+    staff.is_superuser = True  # an operator
+    staff.save()
+    facility = make_facility("swan", token=HUB_TOKEN)
+    services.cart_add_dataset(user=owner, dataset_id=make_dataset("a.csv").pk)
+    services.cart_choose_workflow(user=owner, workflow_id=make_workflow().pk)
+    services.cart_choose_facility(user=owner, facility_slug=facility.slug)
+    checkout = checkout_start(user=owner)
+    token, secret = ApiToken.issue(user=owner, name="script")
+    return {"users": {"anonymous": None, "other": other, "owner": owner, "staff": staff},
+            "checkout": checkout, "item": owner.cart.items.first(), "token": token, "api_secret": secret}
+
+
+def api_as(world, role: str) -> APIClient:
+    client = APIClient()
+    if world["users"][role]:
+        client.force_authenticate(world["users"][role])
+    return client
+
+
+def page_as(world, role: str, csrf: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=csrf)
+    if world["users"][role]:
+        client.force_login(world["users"][role])
+    return client
+
+
+# (method, path template, expected status for anonymous, other, owner, staff)
+API_MATRIX = [
+    ("get", "/api/facilities/", 200, 200, 200, 200),
+    ("get", "/api/facilities/swan/", 200, 200, 200, 200),
+    ("post", "/api/facilities/register/", 401, 403, 403, 400),
+    ("get", "/api/repositories/", 401, 403, 403, 200),
+    ("post", "/api/repositories/", 401, 403, 403, 400),
+    ("get", "/api/cart/", 401, 200, 200, 200),
+    ("delete", "/api/cart/items/{item}/", 401, 404, 400, 404),  # the owner's cart is frozen by its checkout
+    ("get", "/api/checkouts/", 401, 200, 200, 200),
+    ("get", "/api/checkouts/{checkout}/", 401, 404, 200, 404),
+    ("get", "/api/checkouts/{checkout}/events/", 401, 404, 200, 404),
+    ("post", "/api/checkouts/{checkout}/retry/", 401, 404, 400, 404),
+    ("post", "/api/checkouts/{checkout}/cancel/", 401, 404, 200, 404),
+    ("get", "/api/tokens/", 401, 200, 200, 200),
+    ("delete", "/api/tokens/{token}/", 401, 404, 204, 404),
+]
+
+
+def fill(path: str, world) -> str:
+    return path.format(item=world["item"].pk, checkout=world["checkout"].pk, token=world["token"].pk)
+
+
+@pytest.mark.parametrize("method, path, expected", [(m, p, tuple(e)) for m, p, *e in API_MATRIX],
+                         ids=[f"{m} {p}" for m, p, *_ in API_MATRIX])
+def test_rest_endpoints_answer_each_role_as_specified(world, method, path, expected):
+    for role, status in zip(ROLES, expected, strict=True):
+        response = getattr(api_as(world, role), method)(fill(path, world), {}, format="json")
+        assert response.status_code == status, (role, response.content[:300])
+
+
+PAGE_MATRIX = [
+    ("/cart/", 302, 200, 200, 200),
+    ("/checkouts/", 302, 200, 200, 200),
+    ("/checkouts/{checkout}/", 302, 404, 200, 404),
+    ("/checkouts/{checkout}/receipt/", 302, 404, 200, 404),
+    ("/checkouts/{checkout}/stream/", 302, 404, 200, 404),
+    ("/account/tokens/", 302, 200, 200, 200),
+    ("/admin/facilities/facility/", 302, 302, 302, 200),
+]
+
+
+@pytest.mark.parametrize("path, expected", [(p, tuple(e)) for p, *e in PAGE_MATRIX],
+                         ids=[p for p, *_ in PAGE_MATRIX])
+def test_pages_answer_each_role_as_specified(world, path, expected):
+    for role, status in zip(ROLES, expected, strict=True):
+        if path.endswith("/stream/") and role == "owner":
+            continue  # an open stream: covered by the launch tests
+        response = page_as(world, role).get(fill(path, world))
+        assert response.status_code == status, role
+
+
+STATE_CHANGING_PAGES = ["/cart/add/", "/cart/remove/{item}/", "/cart/workflow/", "/cart/facility/",
+                        "/cart/checkout/", "/checkouts/{checkout}/retry/", "/checkouts/{checkout}/cancel/",
+                        "/launch/", "/account/tokens/", "/account/tokens/{token}/revoke/"]
+
+
+@pytest.mark.parametrize("path", STATE_CHANGING_PAGES)
+def test_every_state_changing_page_needs_the_csrf_token(world, path):
+    response = page_as(world, "owner", csrf=True).post(fill(path, world), {"name": "x", "dataset": 1})
+
+    assert response.status_code == 403
+
+
+def test_no_secret_appears_in_any_answer_or_log_line(world, caplog):
+    caplog.set_level(logging.DEBUG)
+    bodies = []
+    for role in ROLES:
+        for method, path, *_ in API_MATRIX:
+            if method == "get":
+                bodies.append(api_as(world, role).get(fill(path, world)).content.decode())
+        for path, *_ in PAGE_MATRIX:
+            if not path.endswith("/stream/"):
+                bodies.append(page_as(world, role).get(fill(path, world)).content.decode())
+    bodies.append(page_as(world, "staff").get(f"/admin/facilities/facility/{world['checkout'].facility_id}/change/")
+                  .content.decode())
+
+    for secret in (HUB_TOKEN, world["api_secret"]):
+        assert not any(secret in body for body in bodies)
+        assert secret not in caplog.text
