@@ -3,19 +3,38 @@
 The card's `jupyterhub-client` package (2016) predates named servers and scopes; this is our own, over
 requests, with explicit timeouts and retries of transient errors only. No Django here.
 """
+import itertools
 import json
+import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from facilities.hub.errors import HubNotFound, HubRequestError, HubUnavailable, SpawnFailed, SpawnTimeout
-from facilities.hub.transport import RetryPolicy, Timeouts, Transport
+from facilities.hub.errors import (
+    HubNotFound,
+    HubRequestError,
+    HubUnavailable,
+    SpawnFailed,
+    SpawnTimeout,
+)
+from facilities.hub.transport import (
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUTS,
+    TRANSIENT_STATUSES,
+    RetryPolicy,
+    Timeouts,
+    Transport,
+)
 
+log = logging.getLogger(__name__)
 PROGRESS_IDLE_SECONDS = 15.0  # the hub sends a keep-alive every 8 s; silence past this is a dead stream
+# A 500 answering a start is the spawn's own failure (the server process died, say), not an outage:
+# re-posting would only spawn again.
+START_TRANSIENT = TRANSIENT_STATUSES - {500}
 
 
 @dataclass(frozen=True)
@@ -32,9 +51,9 @@ class HubInfo:
 class ServerState:
     name: str
     ready: bool
-    pending: str | None
+    pending: str | None  # "spawn", "stop" or None
     url: str
-    user_options: dict
+    user_options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,16 +67,21 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class MintedToken:
+    """Unpacks as `token_id, token = ...`; its repr never shows the token."""
+
     token_id: str
     token: str
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.token_id, self.token))
 
     def __repr__(self) -> str:
         return f"MintedToken(token_id={self.token_id!r}, token=****)"
 
 
 class HubClient:
-    def __init__(self, base_url: str, token: str, *, timeouts: Timeouts = Timeouts(),
-                 retry: RetryPolicy = RetryPolicy(), session: requests.Session | None = None) -> None:
+    def __init__(self, base_url: str, token: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
+                 retry: RetryPolicy = DEFAULT_RETRY, session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/hub/api"
         self.http = Transport(token, timeouts=timeouts, retry=retry, session=session)
@@ -67,6 +91,7 @@ class HubClient:
         return f"HubClient({self.base_url!r})"
 
     def info(self) -> HubInfo:
+        """The hub's version (needs `read:hub`, or any token on older hubs); asked once per client."""
         if self._info is None:
             self._info = HubInfo(version=str(self.http.request("GET", f"{self.api}/").json()["version"]))
         return self._info
@@ -82,6 +107,7 @@ class HubClient:
         self.http.request("POST", self._user(user), ok=(201, 409))
 
     def get_server(self, user: str, server: str) -> ServerState | None:
+        """The named server if it is running or pending; None if it is not (HubNotFound: no such user)."""
         model = self.http.request("GET", self._user(user)).json()
         entry = (model.get("servers") or {}).get(server)
         if not entry:
@@ -94,22 +120,45 @@ class HubClient:
 
     def start_server(self, user: str, server: str, user_options: dict[str, Any],
                      display_name: str | None = None) -> str:
-        """"ready" or "pending". A server of ours that is already running counts as started."""
-        body: dict[str, Any] = user_options
-        if self.info().major >= 6:
-            body = {"user_options": user_options}
-            if display_name:
-                body["display_name"] = display_name
+        """"ready" (201, or already running) or "pending" (202: follow the progress).
+
+        SpawnFailed when the hub answers the start with the spawn's failure (500). A server still
+        stopping is waited for, as often as the retry policy allows."""
+        body = self._start_body(user_options, display_name)
+        for attempt in itertools.count():
+            try:
+                return self._post_start(user, server, body)
+            except HubRequestError as error:
+                if "is pending stop" not in error.hub_message or attempt + 1 >= self.http.retry.attempts:
+                    raise
+            time.sleep(self.http.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def _start_body(self, user_options: dict[str, Any], display_name: str | None) -> dict[str, Any]:
+        if self.info().major < 6:
+            return dict(user_options)  # JupyterHub <= 5 takes the options as the whole body
+        body: dict[str, Any] = {"user_options": dict(user_options)}
+        if display_name:
+            body["display_name"] = display_name
+        return body
+
+    def _post_start(self, user: str, server: str, body: dict[str, Any]) -> str:
         try:
-            response = self.http.request("POST", self._server(user, server), json=body, ok=(201, 202))
+            response = self.http.request("POST", self._server(user, server), json=body, ok=(201, 202),
+                                         transient=START_TRANSIENT)
         except HubRequestError as error:
-            if error.status == 400 and "is already running" in str(error):
+            if error.status == 400 and "is already running" in error.hub_message:
                 return "ready"
+            raise
+        except HubUnavailable as error:
+            if error.status == 500:
+                raise SpawnFailed(error.hub_message, status=500) from error
             raise
         return "ready" if response.status_code == 201 else "pending"
 
-    def follow_progress(self, user: str, server: str, *, deadline_seconds: float) -> Iterator[ProgressEvent]:
-        """Events until the server is ready; SpawnFailed on failure, SpawnTimeout past the deadline."""
+    def follow_progress(self, user: str, server: str, deadline_seconds: float) -> Iterator[ProgressEvent]:
+        """Events until the server is ready; SpawnFailed on failure (or if it is not starting at all),
+        SpawnTimeout past the deadline. A broken stream is reopened while time remains."""
         deadline = time.monotonic() + deadline_seconds
         url = f"{self._server(user, server)}/progress"
         while time.monotonic() < deadline:
@@ -118,40 +167,58 @@ class HubClient:
                     yield event
                     if event.ready:
                         return
-            except HubUnavailable:
-                time.sleep(0.5)  # the stream broke (hub restart?): reconnect while time remains
-                continue
-            except HubNotFound as error:
-                raise SpawnFailed(f"the server is not running: it stopped or failed to start ({error})")
+            except HubUnavailable as error:
+                log.info("hub: progress stream of %s/%s broke (%s), reopening", user, server, error)
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            except HubRequestError as error:  # 404 (gone) or 400 ("is not starting...")
+                raise SpawnFailed(f"the server stopped or never started ({error.hub_message})",
+                                  status=error.status) from error
         raise SpawnTimeout(deadline_seconds)
 
     def _progress_events(self, url: str, deadline: float) -> Iterator[ProgressEvent]:
+        # The read timeout bounds every wait for the next line, so a silent stream cannot outlive us.
         read_timeout = max(0.1, min(PROGRESS_IDLE_SECONDS, deadline - time.monotonic()))
         with self.http.request("GET", url, stream=True, read_timeout=read_timeout) as response:
             try:
                 for line in response.iter_lines(decode_unicode=True):
                     if time.monotonic() > deadline:
                         return
-                    if line and line.startswith("data:"):
-                        event = _progress_event(json.loads(line[5:]))
-                        if event.failed:
-                            raise SpawnFailed(event.message or "the hub reported a failed spawn")
+                    event = _parse_event_line(line)
+                    if event and event.failed:
+                        raise SpawnFailed(event.message or "the hub reported a failed spawn")
+                    if event:
                         yield event
             except (requests.ConnectionError, requests.Timeout) as error:
                 if time.monotonic() < deadline:
                     raise HubUnavailable(f"progress stream: {type(error).__name__}") from error
 
-    def stop_server(self, user: str, server: str, *, remove: bool = True) -> None:
-        self.http.request("DELETE", self._server(user, server), json={"remove": remove}, ok=(202, 204, 404))
+    def stop_server(self, user: str, server: str, remove: bool = True, *, wait_seconds: float = 30.0) -> None:
+        """Stops (and by default forgets) the server; an absent server counts as stopped. A slow stop
+        (202) is waited for up to `wait_seconds`."""
+        response = self.http.request("DELETE", self._server(user, server), json={"remove": remove},
+                                     ok=(202, 204, 404))
+        if response.status_code == 202:
+            self._wait_stopped(user, server, wait_seconds)
 
-    def mint_server_token(self, user: str, server: str, *, expires_in: int = 900) -> MintedToken:
-        """A token that reaches this one server of this user and nothing else."""
+    def _wait_stopped(self, user: str, server: str, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            state = self.get_server(user, server)
+            if state is None or not (state.ready or state.pending):
+                return
+            time.sleep(0.25)
+        raise HubUnavailable(f"{user}/{server} did not stop within {int(wait_seconds)} seconds")
+
+    def mint_server_token(self, user: str, server: str, expires_in: int = 900, *,
+                          note: str = "esap") -> MintedToken:
+        """A token of `user` that reaches this one server and nothing else."""
         body = {"scopes": [f"access:servers!server={user}/{server}"], "expires_in": int(expires_in),
-                "note": "esap checkout step"}
+                "note": note}
         reply = self.http.request("POST", f"{self._user(user)}/tokens", json=body, ok=(200, 201)).json()
         return MintedToken(token_id=str(reply["id"]), token=reply["token"])
 
     def revoke_token(self, user: str, token_id: str) -> None:
+        """Revokes at the hub; a server may still honour its cached copy for a few minutes."""
         self.http.request("DELETE", f"{self._user(user)}/tokens/{quote(token_id, safe='')}", ok=(204, 404))
 
     def _user(self, user: str) -> str:
@@ -161,7 +228,17 @@ class HubClient:
         return f"{self._user(user)}/servers/{quote(server, safe='')}"
 
 
-def _progress_event(data: dict) -> ProgressEvent:
+def _parse_event_line(line: str) -> ProgressEvent | None:
+    """A `data: {json}` line of the event stream as an event; keep-alives and comments are None."""
+    if not line or not line.startswith("data:"):
+        return None
+    try:
+        data = json.loads(line[5:])
+    except ValueError:
+        log.warning("hub: ignoring a progress line that is not JSON")
+        return None
+    if not isinstance(data, dict):
+        return None
     return ProgressEvent(progress=data.get("progress"), message=str(data.get("message") or ""),
                          ready=bool(data.get("ready")), failed=bool(data.get("failed")),
                          url=str(data.get("url") or ""))

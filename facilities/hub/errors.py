@@ -1,30 +1,36 @@
 """Errors of the JupyterHub client, each with a stable `code`. Messages carry the hub's own words and
-never a token."""
+never a token.
+
+    HubError
+    ├── HubUnavailable    outage: connection refused, timeout, 5xx or 429 after the capped retries
+    ├── HubForbidden      403: a missing scope or an invalid token (never retried)
+    ├── HubRequestError   another 4xx: the hub refused this request
+    │   └── HubNotFound   404
+    ├── ServerNotRunning  424: the single-user server is gone
+    ├── SpawnFailed       the hub reported the spawn as failed
+    ├── SpawnTimeout      the server was not ready by our deadline
+    └── KernelError       the kernel websocket could not be used
+"""
 
 
 class HubError(Exception):
     code = "hub.error"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, hub_message: str = "") -> None:
         self.status = status
+        self.hub_message = hub_message or message
         super().__init__(message)
 
 
 class HubUnavailable(HubError):
-    """Connection refused, timed out, or 5xx/429 after the capped retries: an outage."""
-
     code = "hub.unavailable"
 
 
 class HubForbidden(HubError):
-    """403: the token lacks a scope or is invalid. Retrying cannot help."""
-
     code = "hub.forbidden"
 
 
 class HubRequestError(HubError):
-    """Another 4xx: the hub refused this request (unknown profile, bad name, ...)."""
-
     code = "hub.rejected"
 
 
@@ -33,8 +39,6 @@ class HubNotFound(HubRequestError):
 
 
 class ServerNotRunning(HubError):
-    """424 from the proxy: the single-user server is gone."""
-
     code = "hub.server_not_running"
 
 
@@ -51,6 +55,4 @@ class SpawnTimeout(HubError):
 
 
 class KernelError(HubError):
-    """The kernel could not be reached or stopped answering."""
-
     code = "hub.kernel"

@@ -2,8 +2,10 @@
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Self
 
 import websocket
 
@@ -30,7 +32,7 @@ class KernelConnection:
         self.connect_timeout = connect_timeout
         self.socket: websocket.WebSocket | None = None
 
-    def __enter__(self) -> "KernelConnection":
+    def __enter__(self) -> Self:
         try:
             self.socket = websocket.create_connection(
                 self.url, timeout=self.connect_timeout,
@@ -45,7 +47,7 @@ class KernelConnection:
             raise KernelError(f"kernel websocket: {type(error).__name__}: {error}") from error
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.socket:
             self.socket.close()
 
@@ -80,13 +82,12 @@ class KernelConnection:
     def _send(self, msg_type: str, content: dict) -> str:
         msg_id = uuid.uuid4().hex
         header = {"msg_id": msg_id, "msg_type": msg_type, "username": "esap", "session": self.session_id,
-                  "date": datetime.now(timezone.utc).isoformat(), "version": "5.3"}
-        channel = "shell"
+                  "date": datetime.now(UTC).isoformat(), "version": "5.3"}
         self.socket.send(json.dumps({"header": header, "parent_header": {}, "metadata": {},
-                                     "content": content, "channel": channel, "buffers": []}))
+                                     "content": content, "channel": "shell", "buffers": []}))
         return msg_id
 
-    def _receive_until(self, wanted, *, deadline: float) -> dict:
+    def _receive_until(self, wanted: Callable[[dict], bool], *, deadline: float) -> dict:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -105,7 +106,7 @@ class KernelConnection:
                 return message
 
 
-def _reply_to(msg_id: str, msg_type: str):
+def _reply_to(msg_id: str, msg_type: str) -> Callable[[dict], bool]:
     return lambda message: _parent(message) == msg_id and message["msg_type"] == msg_type
 
 

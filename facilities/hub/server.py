@@ -2,6 +2,7 @@
 contents, kernel sessions, and cell execution over the kernel websocket."""
 import posixpath
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -9,20 +10,25 @@ import requests
 
 from facilities.hub.errors import HubNotFound, HubRequestError, HubUnavailable, ServerNotRunning
 from facilities.hub.kernel import CellResult, KernelConnection
-from facilities.hub.transport import RetryPolicy, Timeouts, Transport
+from facilities.hub.transport import DEFAULT_RETRY, DEFAULT_TIMEOUTS, RetryPolicy, Timeouts, Transport
 
 
 @dataclass(frozen=True)
 class SessionInfo:
+    """Unpacks as `session_id, kernel_id = ...`."""
+
     session_id: str
     kernel_id: str
-    path: str
-    kernel_name: str
+    path: str = ""
+    kernel_name: str = ""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.session_id, self.kernel_id))
 
 
 class ServerClient:
-    def __init__(self, hub_url: str, user: str, server: str, token: str, *, timeouts: Timeouts = Timeouts(),
-                 retry: RetryPolicy = RetryPolicy(), session: requests.Session | None = None) -> None:
+    def __init__(self, hub_url: str, user: str, server: str, token: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
+                 retry: RetryPolicy = DEFAULT_RETRY, session: requests.Session | None = None) -> None:
         self.prefix = f"/user/{quote(user, safe='')}/{quote(server, safe='')}"
         self.base = f"{hub_url.rstrip('/')}{self.prefix}"
         self.http = Transport(token, timeouts=timeouts, retry=retry, session=session)
@@ -70,7 +76,7 @@ class ServerClient:
     def list_sessions(self) -> list[SessionInfo]:
         return [_session(item) for item in self.http.request("GET", f"{self.base}/api/sessions").json()]
 
-    def execute(self, kernel_id: str, session_id: str, sources: list[str], *,
+    def execute(self, kernel_id: str, session_id: str, sources: list[str],
                 timeout_per_cell: float = 120.0) -> list[CellResult]:
         """Run the cells in order on the kernel, stopping after the first that fails."""
         url = self.base.replace("http", "ws", 1) + f"/api/kernels/{quote(kernel_id, safe='')}/channels"

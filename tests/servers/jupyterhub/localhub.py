@@ -1,6 +1,8 @@
 """A real JupyterHub on 127.0.0.1, started as a subprocess from its own virtual environment.
 
-Used by the pytest fixture (once per run) and by the demo (`python -m tests.servers.jupyterhub.localhub`).
+Used by the pytest fixture (once per run), the benchmarks, and the demo:
+    python -m tests.servers.jupyterhub.localhub --port-base 8100 --token <service token>
+No pytest here.
 """
 import argparse
 import os
@@ -13,104 +15,128 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 
 import requests
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-HUB_VENV = Path(os.environ.get("ESAP_HUB_VENV", ROOT / ".venv-hub"))
-PROXY = Path(os.environ.get("ESAP_NODE_PREFIX", ROOT / ".node")) / "node_modules" / ".bin" / "configurable-http-proxy"
-USER_PASSWORD = "esap-demo-password"
+HUB_VENV = Path(os.environ.get("ESAP_HUB_VENV") or ROOT / ".venv-hub")
+NODE_PREFIX = Path(os.environ.get("ESAP_NODE_PREFIX") or ROOT / ".node")
+PROXY = NODE_PREFIX / "node_modules" / ".bin" / "configurable-http-proxy"
+INSTALL = HERE / "install.sh"
+DEFAULT_USER_PASSWORD = "esap-demo-password"
+BLOCK = 100  # ports per hub: base, +1, +2, servers at +10..+99
+# Room for "<runtime dir>/<10-char key>/kernel-<uuid>-ipc-N" inside a Unix socket path (108 bytes).
+MAX_RUNTIME_ROOT = 48
 
 
 class LocalHub:
+    """One hub: `start()` returns once `GET /hub/api/` answers; `stop()` leaves nothing behind."""
+
     def __init__(self, *, port_base: int | None = None, service_token: str | None = None,
-                 state_dir: Path | None = None, http_timeout: int = 30, start_timeout: int = 60) -> None:
-        self.port_base = port_base or free_port_block()
+                 state_dir: Path | None = None, http_timeout: int = 60, start_timeout: int = 60,
+                 slow_spawn_timeout: float = 0, concurrent_spawn_limit: int = 50) -> None:
+        env_base = os.environ.get("ESAP_HUB_PORT_BASE")
+        self._fixed_port = port_base is not None or bool(env_base)
+        self.port_base = port_base or (int(env_base) if env_base else free_port_block())
         self.service_token = service_token or secrets.token_hex(32)
-        self.weak_token = secrets.token_hex(32)
-        self.user_password = USER_PASSWORD
-        self.http_timeout, self.start_timeout = http_timeout, start_timeout
+        self.weak_token = secrets.token_hex(32)  # a service holding only read:hub
+        self.user_password = os.environ.get("ESAP_HUB_USER_PASSWORD") or DEFAULT_USER_PASSWORD
+        self.settings = {"ESAP_HUB_HTTP_TIMEOUT": str(http_timeout), "ESAP_HUB_START_TIMEOUT": str(start_timeout),
+                         "ESAP_HUB_SLOW_SPAWN_TIMEOUT": str(slow_spawn_timeout),
+                         "ESAP_HUB_CONCURRENT_SPAWN_LIMIT": str(concurrent_spawn_limit)}
         self._own_state_dir = state_dir is None
-        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="esaphub-"))
+        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="esaphub-")).resolve()
+        self.runtime_dir = _runtime_root(self.state_dir)
         self.log_path = self.state_dir / "jupyterhub.log"
         self.process: subprocess.Popen | None = None
 
+    def __repr__(self) -> str:
+        return f"LocalHub({self.url!r}, state_dir={str(self.state_dir)!r})"
+
     @property
     def url(self) -> str:
+        """The public (proxy) URL: /hub/..., /user/<name>/<server>/..."""
         return f"http://127.0.0.1:{self.port_base}"
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/hub/api"
 
-    def start(self, timeout: float = 90.0) -> "LocalHub":
-        if not (HUB_VENV / "bin" / "jupyterhub").exists() or not PROXY.exists():
-            raise RuntimeError(f"No hub installation: run {HERE / 'install.sh'} first")
+    def start(self, timeout: float = 60.0) -> "LocalHub":
+        if not is_installed():
+            raise RuntimeError(f"JupyterHub is not installed: run `bash {INSTALL}` first")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [str(HUB_VENV / "bin" / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
-            cwd=self.state_dir, env=self._environment(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._wait_until_up(timeout)
-        return self
+        for _ in range(3):
+            self._launch()
+            if self._wait_until_up(timeout):
+                return self
+            tail = self.log_tail()
+            self._terminate()
+            if self._fixed_port or not any(s in tail for s in ("Address already in use", "EADDRINUSE")):
+                break
+            self.port_base = free_port_block()  # someone took a port of our block meanwhile
+        self.stop()
+        raise RuntimeError(f"JupyterHub did not come up at {self.url}; its log ends with:\n{tail}")
+
+    def _launch(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(HUB_VENV / "bin" / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
+                cwd=self.state_dir, env=self._environment(), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
 
     def _environment(self) -> dict[str, str]:
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE"}}
         return {
-            **os.environ,
+            **inherited,
+            "VIRTUAL_ENV": str(HUB_VENV),
             "ESAP_HUB_STATE_DIR": str(self.state_dir),
             "ESAP_HUB_PORT_BASE": str(self.port_base),
             "ESAP_HUB_SERVICE_TOKEN": self.service_token,
             "ESAP_HUB_WEAK_TOKEN": self.weak_token,
             "ESAP_HUB_PROXY_CMD": str(PROXY),
             "ESAP_HUB_VENV_BIN": str(HUB_VENV / "bin"),
+            "ESAP_HUB_RUNTIME_DIR": str(self.runtime_dir),
             "ESAP_HUB_USER_PASSWORD": self.user_password,
-            "ESAP_HUB_HTTP_TIMEOUT": str(self.http_timeout),
-            "ESAP_HUB_START_TIMEOUT": str(self.start_timeout),
+            **self.settings,
         }
 
-    def _wait_until_up(self, timeout: float) -> None:
+    def _wait_until_up(self, timeout: float) -> bool:
+        """True once the hub answers; False if its process exits or the time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited at start:\n{self.log_tail()}")
+                return False
             try:
-                if requests.get(f"{self.api_url}/", timeout=2).status_code == 200:
-                    return
+                if requests.get(f"{self.api_url}/", timeout=(1, 2)).status_code == 200:
+                    return True
             except requests.RequestException:
                 pass
             time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"JupyterHub not answering after {timeout} s:\n{self.log_tail()}")
+        return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._kill_leftovers()
+        """SIGTERM (the hub then stops its servers and the proxy), SIGKILL after 30 s, then kill by PID
+        whatever still runs inside the state dir, and remove what we created."""
+        self._terminate()
+        if self.runtime_dir != self.state_dir / "rt":
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
-    def _kill_leftovers(self) -> None:
-        """Single-user servers run in their home under the state dir: kill by PID whatever still does."""
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
+    def _terminate(self) -> None:
+        if self.process and self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
             try:
-                cwd = os.readlink(proc / "cwd")
-            except OSError:
-                continue
-            if cwd.startswith(str(self.state_dir)):
-                try:
-                    os.kill(int(proc.name), signal.SIGKILL)
-                except OSError:
-                    pass
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        kill_processes_under(self.state_dir)
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
@@ -118,7 +144,47 @@ class LocalHub:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def free_port_block(size: int = 100) -> int:
+def is_installed() -> bool:
+    return (HUB_VENV / "bin" / "jupyterhub").exists() and PROXY.exists()
+
+
+def kill_processes_under(directory: Path) -> list[int]:
+    """SIGKILL, by PID, every process of ours whose working directory is inside `directory` (servers,
+    kernels and the proxy run there): a safety net after a crash. Never by name."""
+    inside, killed = str(directory.resolve()), []
+    if Path.cwd().resolve().is_relative_to(inside):
+        raise ValueError(f"refusing to kill processes under {inside}: it holds our own working directory")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
+        except OSError:
+            continue  # gone, or not ours to look at
+        if cwd == inside or cwd.startswith(inside + os.sep):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+            except OSError:
+                pass
+    return killed
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _runtime_root(state_dir: Path) -> Path:
+    """<state>/rt when short enough for socket paths, else a fresh short dir under /tmp."""
+    if len(str(state_dir / "rt")) <= MAX_RUNTIME_ROOT:
+        return state_dir / "rt"
+    return Path(tempfile.mkdtemp(prefix="esaprt-", dir="/tmp"))
+
+
+def free_port_block(size: int = BLOCK) -> int:
     """A base port whose block is free now (the hub, its API, proxy API, servers), chosen below Linux's
     ephemeral range (32768+) so that the random ports kernels and clients bind cannot land in it."""
     rng = random.Random()
@@ -140,20 +206,27 @@ def _is_free(port: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the local JupyterHub of the demo in the foreground.")
-    parser.add_argument("--port-base", type=int, default=8100)
+    parser.add_argument("--port-base", type=int, help="first port of the block (default: a free block)")
     parser.add_argument("--token", required=True, help="the portal's service token")
-    parser.add_argument("--state-dir", type=Path)
+    parser.add_argument("--state-dir", type=Path, help="kept between runs (default: a temporary dir)")
     args = parser.parse_args()
     hub = LocalHub(port_base=args.port_base, service_token=args.token, state_dir=args.state_dir)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    hub.start()
-    print(f"JupyterHub is up at {hub.url} (hub login password for any user: {hub.user_password})", flush=True)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
+        hub.start()
+        print(f"JupyterHub is up at {hub.url} (log: {hub.log_path}); any user name logs in with the "
+              f"password {hub.user_password!r}", flush=True)
         while hub.process.poll() is None:
-            time.sleep(1)
+            time.sleep(0.5)
+        print(f"JupyterHub exited with status {hub.process.returncode}:\n{hub.log_tail()}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the cleanup finish
         hub.stop()
 
 
