@@ -30,6 +30,7 @@ from facilities.hub.client import HubClient  # noqa: E402
 from facilities.hub.server import ServerClient  # noqa: E402
 from staging.checkout.injection import apply_outputs, code_cells_to_execute, inject_parameters  # noqa: E402
 from staging.checkout.states import TERMINAL  # noqa: E402
+from staging.sources.base import DatasetRef  # noqa: E402
 from staging.sources.local import local_source  # noqa: E402
 from tests.factories import make_facility, make_user, make_workflow  # noqa: E402
 from tests.launching import fill_cart  # noqa: E402
@@ -43,7 +44,7 @@ _sequence = iter(range(1, 10_000))
 def bare_launch(hub: LocalHub, workflow) -> float:
     """What the pipeline does, as direct calls: user, spawn, progress, token, upload, kernel, cells."""
     client, user, server = HubClient(hub.url, hub.service_token), f"bare-{next(_sequence)}", "run"
-    path = local_source.stage([DATASET], target=None)[0].location
+    path = local_source.stage([DatasetRef(DATASET)])[0].location
     started = time.perf_counter()
     client.ensure_user(user)
     client.start_server(user, server, {"profile": "small"})

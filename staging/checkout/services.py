@@ -86,7 +86,7 @@ def _snapshot(cart: Cart) -> dict:
         "notebook_path": workflow.notebook_path,
         "datasets": [
             {"id": item.dataset_id, "source": item.dataset.source, "identifier": item.dataset.identifier,
-             "title": item.dataset.title}
+             "title": item.dataset.title, "metadata": item.dataset.metadata}
             for item in cart.items.select_related("dataset")
         ],
         "hub_username": hub_username_for(cart.user),

@@ -19,7 +19,7 @@ from staging.checkout.injection import (
 )
 from staging.checkout.states import State
 from staging.models import Checkout
-from staging.sources.base import StagingError, StagingTarget, get_source
+from staging.sources.base import DatasetRef, StagingError, StagingTarget, get_source
 from workflows.models import Workflow, WorkflowVersion
 
 
@@ -38,18 +38,22 @@ class Reporter:
 
 def stage(checkout: Checkout, report: Reporter) -> dict:
     facility = _facility(checkout)
-    target = StagingTarget(facility_slug=facility.slug, rse_expression=facility.data_rse_expression,
-                           mount_path=facility.data_mount_path,
+    target = StagingTarget(facility_slug=facility.slug, staging_mode=facility.staging_mode,
+                           rse_expression=facility.data_rse_expression, mount_path=facility.data_mount_path,
                            deadline_seconds=facility.spawn_deadline_seconds)
     staged = []
-    for source, identifiers in _by_source(checkout.datasets).items():
+    for source, refs in _by_source(checkout.datasets).items():
+        def source_report(message: str, progress: int | None = None, _source: str = source,
+                          **data: Any) -> None:
+            report(message, progress, source=_source, **data)
         try:
-            results = get_source(source).stage(identifiers, target=target)
+            results = get_source(source).stage(refs, target=target, report=source_report)
         except StagingError as error:
             raise UserError("staging.failed", identifier=error.identifier, detail=error.detail) from error
         except LookupError as error:
-            raise UserError("staging.failed", identifier=identifiers[0], detail=str(error)) from error
-        staged += [{"source": source, "identifier": r.identifier, "location": r.location} for r in results]
+            raise UserError("staging.failed", identifier=refs[0].identifier, detail=str(error)) from error
+        staged += [{**r.details, "source": source, "identifier": r.identifier, "location": r.location}
+                   for r in results]
         report(f"Staged {len(results)} dataset(s) from {source}.", data_count=len(results))
     return {"staged": staged}
 
@@ -121,10 +125,11 @@ def _facility(checkout: Checkout) -> Facility:
     return checkout.facility
 
 
-def _by_source(datasets: list[dict]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
+def _by_source(datasets: list[dict]) -> dict[str, list[DatasetRef]]:
+    grouped: dict[str, list[DatasetRef]] = {}
     for dataset in datasets:
-        grouped.setdefault(dataset["source"], []).append(dataset["identifier"])
+        ref = DatasetRef(dataset["identifier"], dataset.get("metadata") or {})
+        grouped.setdefault(dataset["source"], []).append(ref)
     return grouped
 
 
@@ -133,6 +138,7 @@ def _notebook_for(checkout: Checkout, workflow: "Workflow | WorkflowVersion") ->
     offered = {
         "datasets": [d["identifier"] for d in checkout.datasets],
         "dataset_paths": [s["location"] for s in checkout.staged],
+        "staged_datasets": checkout.staged,
         "facility": checkout.facility_slug,
         "profile": checkout.profile_slug,
     }

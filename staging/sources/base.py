@@ -17,10 +17,20 @@ class DatasetRecord:
 
 
 @dataclass(frozen=True)
+class DatasetRef:
+    """A dataset to stage, as the checkout recorded it: its identifier and the catalogue metadata the
+    source wrote (instance, service, query, ...)."""
+
+    identifier: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StagingTarget:
     """Where the data must end up: the facility's storage and how its servers see it."""
 
     facility_slug: str
+    staging_mode: str = "download"  # "rule" (replicate to the facility's storage) or "download"
     rse_expression: str = ""
     mount_path: str = ""
     deadline_seconds: int = 600
@@ -44,12 +54,25 @@ class StagingError(Exception):
         super().__init__(f"{identifier}: {detail}")
 
 
+class Report(Protocol):
+    """Writes a progress event the user sees live (and renews the worker's lease): call it while
+    waiting on long work."""
+
+    def __call__(self, message: str, progress: int | None = None, **data: Any) -> None: ...
+
+
+def silent(message: str, progress: int | None = None, **data: Any) -> None:
+    """A Report for callers with nobody to tell."""
+
+
 class DataSource(Protocol):
     kind: str
     label: str
 
-    def stage(self, identifiers: list[str], *, target: StagingTarget) -> list[StagedDataset]:
-        """Make the datasets reachable on the target; repeatable (a second call redoes nothing)."""
+    def stage(self, datasets: list[DatasetRef], *, target: StagingTarget,
+              report: Report = silent) -> list[StagedDataset]:
+        """Make the datasets reachable on the target; repeatable (a second call redoes nothing).
+        Everything in a result's `details` reaches the notebook in `staged_datasets`."""
         ...
 
 

@@ -4,7 +4,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from staging.sources.base import DatasetRecord, StagedDataset, StagingError, StagingTarget, register
+from staging.sources.base import (
+    DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, register, silent,
+)
 
 KIND = "local"
 
@@ -25,8 +27,9 @@ class LocalFolderSource:
         root = self.folder().resolve()
         return [self._record(root, path) for path in sorted(root.rglob("*")) if path.is_file()]
 
-    def stage(self, identifiers: list[str], *, target: StagingTarget) -> list[StagedDataset]:
-        return [StagedDataset(identifier, str(self._resolve(identifier))) for identifier in identifiers]
+    def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
+              report: Report = silent) -> list[StagedDataset]:
+        return [StagedDataset(ref.identifier, str(self._resolve(ref.identifier))) for ref in datasets]
 
     def _resolve(self, identifier: str) -> Path:
         root = self.folder().resolve()

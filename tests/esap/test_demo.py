@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from facilities.models import Facility
 from staging.models import Dataset
-from staging.sources.base import StagingTarget
+from staging.sources.base import DatasetRef, StagingTarget
 from staging.sources.local import local_source
 from workflows.models import Workflow
 
@@ -29,11 +29,11 @@ def test_local_source_stages_a_file_to_its_absolute_path_and_refuses_escapes():
     record = local_source.scan()[0]
     target = StagingTarget(facility_slug="local")
 
-    staged = local_source.stage([record.identifier], target=target)
+    staged = local_source.stage([DatasetRef(record.identifier)], target=target)
 
     assert staged[0].location.endswith(record.identifier) and staged[0].location.startswith("/")
     from staging.sources.base import StagingError
     with pytest.raises(StagingError, match="leaves the data folder"):
-        local_source.stage(["../../../etc/passwd"], target=target)
+        local_source.stage([DatasetRef("../../../etc/passwd")], target=target)
     with pytest.raises(StagingError, match="no such file"):
-        local_source.stage(["missing.csv"], target=target)
+        local_source.stage([DatasetRef("missing.csv")], target=target)

@@ -15,7 +15,7 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 HUB_VENV=${ESAP_HUB_VENV:-$ROOT/.venv-hub}
 NODE_PREFIX=${ESAP_NODE_PREFIX:-$ROOT/.node}
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
-PACKAGES=(jupyterhub==6.1.1 jupyterlab==4.6.6)
+PACKAGES=(jupyterhub==6.1.1 jupyterlab==4.6.6 oauthenticator==17.4.0 astropy==8.0.2)
 PROXY=configurable-http-proxy@5.3.0
 PROXY_BIN="$NODE_PREFIX/node_modules/.bin/configurable-http-proxy"
 STAMP="$HUB_VENV/.esap-hub-installed"
