@@ -33,6 +33,8 @@ MESSAGES: dict[str, str] = {
     "facility.missing": "The facility of this checkout no longer exists in the catalogue.",
     "hub.user_missing": "There is no user {username!r} on this facility's hub and the facility does not let "
                         "the portal create users.",
+    "datalake.unknown": "There is no data lake {slug!r}.",
+    "datalake.unavailable": "The data lake could not be searched: {detail}",
     "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
     "url.not_allowed": "The URL {url!r} is not allowed: {detail}",
     "repository.bad_ref": "{ref!r} is not a Git ref (a branch, tag or commit SHA).",

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from esap import health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
-from staging import apis as staging_apis, views as staging_views
+from staging import apis as staging_apis, datalake_apis, views as staging_views
 from workflows import apis as workflow_apis, views as workflow_views
 
 api = [
@@ -21,6 +21,8 @@ api = [
          name="api-repository-harvest"),
     path("datasets/", staging_apis.DatasetListApi.as_view(), name="api-dataset-list"),
     path("datasets/<int:pk>/", staging_apis.DatasetDetailApi.as_view(), name="api-dataset-detail"),
+    path("datalakes/", datalake_apis.DataLakeListApi.as_view(), name="api-datalake-list"),
+    path("datalakes/<slug:slug>/search/", datalake_apis.DataLakeSearchApi.as_view(), name="api-datalake-search"),
     path("cart/", staging_apis.CartApi.as_view(), name="api-cart"),
     path("cart/items/", staging_apis.CartItemAddApi.as_view(), name="api-cart-item-add"),
     path("cart/items/<int:pk>/", staging_apis.CartItemDeleteApi.as_view(), name="api-cart-item-delete"),

@@ -7,3 +7,6 @@ class StagingConfig(AppConfig):
 
     def ready(self) -> None:
         from staging.sources import local  # noqa: F401  (registers the built-in source)
+        from staging.datalakes import register_source
+
+        register_source()
