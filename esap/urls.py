@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from esap import health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
-from staging import apis as staging_apis, datalake_apis, views as staging_views
+from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
 from workflows import apis as workflow_apis, views as workflow_views
 
 api = [
@@ -46,6 +46,7 @@ pages = [
     path("workflows/", workflow_views.workflow_list_page, name="workflow-list"),
     path("workflows/<int:pk>/", workflow_views.workflow_detail_page, name="workflow-detail"),
     path("datasets/", staging_views.dataset_list_page, name="dataset-list"),
+    path("datasets/lake/", datalake_views.datalake_search_page, name="datalake-search"),
     path("cart/", staging_views.cart_page, name="cart"),
     path("cart/add/", staging_views.cart_add, name="cart-add"),
     path("cart/remove/<int:item_id>/", staging_views.cart_remove, name="cart-remove"),
