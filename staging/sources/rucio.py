@@ -27,7 +27,7 @@ os.environ.setdefault("RUCIO_CONFIG", str(Path(__file__).with_name("rucio_client
 from rucio.client import Client  # noqa: E402
 from rucio.common import exception as rucio_errors  # noqa: E402
 LOG = logging.getLogger(__name__)
-POLL_SECONDS = 1.0
+POLL_SECONDS = (0.2, 1.0)  # first and longest pause between polls of a rule (the pause doubles)
 KEEPALIVE_SECONDS = 10.0  # report at least this often while a rule replicates (renews the worker's lease)
 
 
@@ -230,7 +230,7 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
     """Poll until every rule is OK. STUCK fails with examine_replication_rule's reason; so does the
     deadline, since a rule with no transfer daemon behind it stays REPLICATING forever."""
     deadline = time.monotonic() + deadline_seconds
-    last_seen, last_report = None, 0.0
+    last_seen, last_report, pause = None, 0.0, POLL_SECONDS[0]
     while True:
         states = {}
         for identifier_, rule_id in rules.items():
@@ -255,7 +255,8 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
             raise StagingError(identifier_, f"replication rule {rule['id']} is still {rule['state']} after "
                                             f"{deadline_seconds:g} s ({locks['ok']} of {sum(locks.values())} "
                                             "file(s) replicated); the data lake may be busy, retry later")
-        time.sleep(POLL_SECONDS)
+        time.sleep(min(pause, max(deadline - now, 0.05)))
+        pause = min(pause * 2, POLL_SECONDS[1])
 
 
 def _lock_counts(rules) -> dict[str, int]:
