@@ -102,6 +102,22 @@ def test_a_lake_dataset_is_replicated_and_read_by_the_notebook_by_its_mounted_pa
     assert saved["metadata"]["esap"]["parameters"]["dataset_paths"] == [staged["location"]]
 
 
+def test_in_download_mode_the_worker_downloads_into_the_mount_path_and_the_notebook_reads_it(
+        launch_env, hub_facility, rucio_server, rucio_dataset, tmp_path):
+    name, files = rucio_dataset({"pulsar.csv": b"t,flux\n0,3.5\n"})
+    user, lake = make_user(), data_lake(rucio_server)
+    facility = hub_facility(staging_mode="download", data_mount_path=str(tmp_path))
+
+    checkout = wait_for(launch_from_lake(user, lake, facility, name), timeout=180)
+
+    assert checkout.state == "ready", checkout.error_message
+    [staged] = checkout.staged
+    assert staged["files"] == [str(tmp_path / SCOPE / name / files[0])] and "rule_id" not in staged
+    saved = server_for(launch_env, checkout).get_notebook(checkout.remote_path)
+    printed = "".join(o.get("text", "") for c in saved["cells"] for o in c.get("outputs", []))
+    assert f"{SCOPE}:{name} {files[0]} -> t,flux\n0,3.5" in printed
+
+
 def test_search_api_filters_by_metadata_and_refuses_an_unknown_lake(rucio_server, rucio_dataset):
     tagged, _ = rucio_dataset(prefix="api", metadata={"project": "esap-api"})
     rucio_dataset(prefix="api")
