@@ -27,6 +27,20 @@ os.environ.setdefault("RUCIO_CONFIG", str(Path(__file__).with_name("rucio_client
 from rucio.client import Client  # noqa: E402
 from rucio.common import exception as rucio_errors  # noqa: E402
 LOG = logging.getLogger(__name__)
+
+
+class _HidePassword(logging.Filter):
+    """rucio-clients logs every request header at DEBUG and hides only the token, not the
+    X-Rucio-Password of a userpass login."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "X-Rucio-Password" in str(record.msg) or "X-Rucio-Password" in str(record.args):
+            record.msg, record.args = "HTTP header:  X-Rucio-Password: [hidden]", ()
+        return True
+
+
+CLIENT_LOG = logging.getLogger(f"{__name__}.client")  # the logger handed to rucio-clients
+CLIENT_LOG.addFilter(_HidePassword())
 POLL_SECONDS = (0.2, 1.0)  # first and longest pause between polls of a rule (the pause doubles)
 KEEPALIVE_SECONDS = 10.0  # report at least this often while a rule replicates (renews the worker's lease)
 
@@ -71,7 +85,7 @@ def connect(instance: RucioInstance) -> Client:
             rucio_host=instance.server_url, auth_host=instance.auth_url or instance.server_url,
             account=instance.account, auth_type=instance.auth_type, vo=instance.vo,
             creds={"username": instance.username, "password": instance.password},
-            timeout=instance.timeout, user_agent="esap", logger=LOG)
+            timeout=instance.timeout, user_agent="esap", logger=CLIENT_LOG)
     client.request_retries = instance.request_retries  # a stray rucio.cfg must not override ours
     return client
 
@@ -341,7 +355,7 @@ def stage_by_download(instance: RucioInstance, refs: list[DatasetRef], *, target
     if not target.mount_path:
         raise StagingError(refs[0].identifier, f"facility {target.facility_slug!r} has no data mount path")
     client = connect(instance)
-    downloader = DownloadClient(client=client, logger=LOG)
+    downloader = DownloadClient(client=client, logger=CLIENT_LOG)
     staged = []
     for position, ref in enumerate(refs):
         did = _did(ref)

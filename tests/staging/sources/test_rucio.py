@@ -1,5 +1,6 @@
 """The Rucio adapter against a real Rucio server: it finds datasets, stages them by replication rule or by
 download, and turns every fault into a StagingError the user can read."""
+import logging
 import zlib
 from pathlib import Path
 
@@ -177,6 +178,17 @@ def test_fault_auth_refused_without_showing_the_password(rucio_server, rucio_dat
     with pytest.raises(StagingError, match="refused the portal's login") as failed:
         source.stage(refs(wrong, name), target=rule_target(rucio_server))
     assert "not-the-password" not in str(failed.value) and "not-the-password" not in repr(wrong)
+
+
+def test_the_password_never_reaches_the_logs_even_at_debug(rucio_server, caplog, tmp_path):
+    login = rucio_server.portal
+    instance = rucio.RucioInstance("debug", rucio_server.url, login.account, login.username, login.password,
+                                   token_dir=str(tmp_path))
+    with caplog.at_level(logging.DEBUG):
+        rucio.connect(instance).whoami()
+
+    assert "X-Rucio-Password: [hidden]" in caplog.text
+    assert login.password not in caplog.text
 
 
 def test_fault_rule_stuck_after_failed_copies_reports_rucios_reason(rucio_server, lake, source, rucio_dataset):
