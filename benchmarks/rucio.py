@@ -86,8 +86,9 @@ def main() -> None:
     print(f"Rucio up in {time.perf_counter() - started:.1f} s {server.timings}")
     try:
         login = server.portal
-        lake = DataLake.objects.create(slug="bench", name="Bench", server_url=server.url, account=login.account,
-                                       username=login.username, password=login.password)
+        lake = DataLake.objects.create(slug="bench", name="Bench", server_url=server.url,
+                                       account=login.account, username=login.username,
+                                       password=login.password)
         facility = make_facility("bench", profiles=("small",), staging_mode="rule",
                                  data_rse_expression=FACILITY_RSE,
                                  data_mount_path=str(server.rse_prefix(FACILITY_RSE)))
@@ -101,7 +102,8 @@ def main() -> None:
             bare.append(direct(server, client, datasets.pop()))
             portal.append(through_portal(lake, facility, workflow, datasets.pop(), args.files))
         print(f"staging a {args.files}-file dataset by rule, {args.runs} runs each (seconds)")
-        print(f"  direct rucio-clients : {' '.join(f'{t:.2f}' for t in bare)}  median {statistics.median(bare):.3f}")
+        print(f"  direct rucio-clients : {' '.join(f'{t:.2f}' for t in bare)}  "
+              f"median {statistics.median(bare):.3f}")
         print(f"  esap staging step    : {' '.join(f'{t:.2f}' for t in portal)}  "
               f"median {statistics.median(portal):.3f}")
         print(f"  ratio portal/direct (median): {statistics.median(portal) / statistics.median(bare):.3f}")

@@ -41,4 +41,5 @@ class DataLakeSearchApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         datasets = datalake_search(slug=slug, **payload.validated_data)
-        return Response({"count": len(datasets), "results": DatasetOutputSerializer(datasets, many=True).data})
+        results = DatasetOutputSerializer(datasets, many=True).data
+        return Response({"count": len(datasets), "results": results})

@@ -29,7 +29,8 @@ def _token_dir(lake: DataLake):
     """One token cache per lake and login: a token cached for the old credentials must not outlive an
     operator's change of password or account (a keyed hash, so the folder name reveals nothing)."""
     login = "\0".join([lake.server_url, lake.auth_url, lake.account, lake.username, str(lake.password or "")])
-    return settings.DATA_DIR / "rucio-tokens" / f"{lake.slug}-{salted_hmac('rucio-token-dir', login).hexdigest()[:16]}"
+    digest = salted_hmac("rucio-token-dir", login).hexdigest()[:16]
+    return settings.DATA_DIR / "rucio-tokens" / f"{lake.slug}-{digest}"
 
 
 def datalake_search(*, slug: str, scope: str, name: str = "*", metadata: dict[str, str] | None = None,

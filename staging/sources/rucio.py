@@ -18,7 +18,9 @@ from urllib.parse import urlparse
 
 import requests
 
-from staging.sources.base import DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, silent
+from staging.sources.base import (
+    DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, silent,
+)
 
 KIND = "rucio"
 # Before rucio reads any configuration: see the file for why it exists.
@@ -26,6 +28,7 @@ os.environ.setdefault("RUCIO_CONFIG", str(Path(__file__).with_name("rucio_client
 
 from rucio.client import Client  # noqa: E402
 from rucio.common import exception as rucio_errors  # noqa: E402
+
 LOG = logging.getLogger(__name__)
 
 
@@ -107,7 +110,8 @@ def translated_errors(instance: RucioInstance, identifier: str = "") -> Iterator
     except rucio_errors.InsufficientAccountLimit as error:
         raise RucioUnavailable(f"the portal's Rucio quota is exceeded: {_reason(error)}")
     except (rucio_errors.ServerConnectionException, requests.ConnectionError):
-        raise RucioUnavailable(f"Rucio instance {instance.slug!r} at {instance.server_url} could not be reached")
+        raise RucioUnavailable(f"Rucio instance {instance.slug!r} at {instance.server_url} "
+                               "could not be reached")
     except requests.Timeout:
         raise RucioUnavailable(f"Rucio instance {instance.slug!r} did not answer within {instance.timeout} s")
     except rucio_errors.RucioException as error:
@@ -131,7 +135,8 @@ def search(instance: RucioInstance, *, scope: str, name: str = "*", metadata: di
         return [_record(instance, client, scope, n) for n in names]
 
 
-def list_files(instance: RucioInstance, scope: str, name: str, client: Client | None = None) -> list[FileInfo]:
+def list_files(instance: RucioInstance, scope: str, name: str,
+               client: Client | None = None) -> list[FileInfo]:
     client = client or connect(instance)
     with translated_errors(instance):
         return [FileInfo(f["scope"], f["name"], f.get("bytes"), f.get("adler32"))
@@ -261,7 +266,8 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
         now = time.monotonic()
         if locks != last_seen or now - last_report > KEEPALIVE_SECONDS:
             total = sum(locks.values()) or 1
-            report(f"Replicating: {locks['ok']} ok, {locks['replicating']} replicating, {locks['stuck']} stuck.",
+            report(f"Replicating: {locks['ok']} ok, {locks['replicating']} replicating, "
+                   f"{locks['stuck']} stuck.",
                    int(100 * locks["ok"] / total), **locks)
             last_seen, last_report = locks, now
         if now > deadline:
@@ -362,8 +368,9 @@ def stage_by_download(instance: RucioInstance, refs: list[DatasetRef], *, target
         report(f"Downloading {did['scope']}:{did['name']}.", int(100 * position / len(refs)))
         with _for(ref), translated_errors(instance):
             _prime_rse_info(client, did)
+            base_dir = posixpath.join(target.mount_path, did["scope"])
             results = downloader.download_dids([{"did": f"{did['scope']}:{did['name']}",
-                                                 "base_dir": posixpath.join(target.mount_path, did["scope"])}])
+                                                 "base_dir": base_dir}])
         paths = sorted(p for r in results for p in r.get("dest_file_paths", [])) or []
         failed = [r["name"] for r in results if r.get("clientState") not in ("DONE", "ALREADY_DONE",
                                                                                "FILE_ALREADY_EXISTS")]

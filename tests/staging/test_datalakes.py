@@ -43,7 +43,8 @@ def test_admin_adds_a_lake_with_an_encrypted_password_that_it_never_shows_again(
 
     page = admin_client_logged_in.get(f"/admin/staging/datalake/{lake.pk}/change/").content.decode()
     assert "lake-PASSWORD-1" not in page
-    admin_client_logged_in.post(f"/admin/staging/datalake/{lake.pk}/change/", lake_form(name="Renamed", password=""))
+    admin_client_logged_in.post(f"/admin/staging/datalake/{lake.pk}/change/",
+                                lake_form(name="Renamed", password=""))
     lake.refresh_from_db()
     assert lake.name == "Renamed" and lake.password == "lake-PASSWORD-1"
 

@@ -81,7 +81,8 @@ def _bulk_query(self, requests_by_eid, timeout=None):
     for eid, requests in requests_by_eid.items():
         if eid.startswith(HANGING_PREFIX):
             continue  # no news: the request stays SUBMITTED
-        report = FailedMockTransferStatusReport if eid.startswith(FAILED_PREFIX) else mock.MockTransferStatusReport
+        failed = eid.startswith(FAILED_PREFIX)
+        report = FailedMockTransferStatusReport if failed else mock.MockTransferStatusReport
         response[eid] = {request_id: report(request_id, eid) for request_id in requests}
     return response
 

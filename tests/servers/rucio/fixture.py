@@ -41,7 +41,8 @@ _datasets = itertools.count(1)
 def rucio_dataset(rucio_server):
     """Builds a dataset `portal:<prefix>-<n>` on SITE_A: `files` maps file names (made unique) to contents.
     Returns (dataset name, [file names])."""
-    def build(files: dict[str, bytes] | None = None, *, prefix: str = "ds", **options) -> tuple[str, list[str]]:
+    def build(files: dict[str, bytes] | None = None, *, prefix: str = "ds",
+              **options) -> tuple[str, list[str]]:
         n = next(_datasets)
         name = f"{prefix}-{os.getpid()}-{n}"
         files = files or {"data.csv": b"x,y\n1,2\n"}

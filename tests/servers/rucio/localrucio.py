@@ -204,7 +204,9 @@ class LocalRucio:
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.log(name)
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _terminate(process: subprocess.Popen | None) -> None:

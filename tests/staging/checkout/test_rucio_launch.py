@@ -87,7 +87,9 @@ def test_a_lake_dataset_is_replicated_and_read_by_the_notebook_by_its_mounted_pa
     name, files = rucio_dataset({"crab.csv": b"t,flux\n0,1.5\n", "vela.csv": b"t,flux\n0,2.5\n"})
     user, lake = make_user(), data_lake(rucio_server)
 
-    checkout = wait_for(launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name), timeout=180)
+    facility = rule_facility(hub_facility, rucio_server)
+
+    checkout = wait_for(launch_from_lake(user, lake, facility, name), timeout=180)
 
     assert checkout.state == "ready", checkout.error_message
     staging = checkout.events.filter(phase="staging", data__source="rucio")
@@ -174,7 +176,8 @@ def test_fault_auth_refused_then_retry_after_the_operator_fixes_the_password(
     assert retry(failed).state == "ready"
 
 
-@pytest.mark.parametrize("fault, reason", [("down", "could not be reached"), ("hanging", "did not answer within 2 s")])
+@pytest.mark.parametrize("fault, reason", [("down", "could not be reached"),
+                                           ("hanging", "did not answer within 2 s")])
 def test_fault_rucio_down_or_hanging(launch_env, hub_facility, rucio_server, rucio_dataset, fault, reason):
     name, _ = rucio_dataset()
     user, lake = make_user(), data_lake(rucio_server)
@@ -191,7 +194,9 @@ def test_fault_rule_stuck_after_failed_copies(launch_env, hub_facility, rucio_se
     name, _ = rucio_dataset({"fail-copy.csv": b"never arrives"})
     user, lake = make_user(), data_lake(rucio_server)
 
-    failed = wait_for(launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=90), name),
+    facility = rule_facility(hub_facility, rucio_server, deadline=90)
+
+    failed = wait_for(launch_from_lake(user, lake, facility, name),
                       timeout=120)
 
     assert_failed_at_staging_with_cart_restored(failed, "is STUCK")
@@ -203,7 +208,9 @@ def test_fault_rule_never_completing_before_the_facility_deadline(launch_env, hu
     name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
     user, lake = make_user(), data_lake(rucio_server)
 
-    failed = wait_for(launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=3), name))
+    facility = rule_facility(hub_facility, rucio_server, deadline=3)
+
+    failed = wait_for(launch_from_lake(user, lake, facility, name))
 
     assert_failed_at_staging_with_cart_restored(failed, "still REPLICATING after 3 s")
     progress = failed.events.filter(phase="staging", data__source="rucio", data__replicating=1)

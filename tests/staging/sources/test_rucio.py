@@ -26,7 +26,8 @@ def source(lake):
 
 
 def refs(lake, *names: str) -> list[DatasetRef]:
-    return [DatasetRef(rucio.identifier(lake.slug, SCOPE, n), {"instance": lake.slug, "scope": SCOPE, "name": n})
+    return [DatasetRef(rucio.identifier(lake.slug, SCOPE, n),
+                       {"instance": lake.slug, "scope": SCOPE, "name": n})
             for n in names]
 
 
@@ -60,8 +61,9 @@ def test_search_filters_by_metadata(rucio_server, lake, rucio_dataset):
     tagged, _ = rucio_dataset(prefix="meta", metadata={"project": "esap-tagged", "datatype": "RAW"})
     untagged, _ = rucio_dataset(prefix="meta")
 
-    titles = [r.title for r in rucio.search(lake, scope=SCOPE, name="meta-*", metadata={"project": "esap-tagged"})]
+    found = rucio.search(lake, scope=SCOPE, name="meta-*", metadata={"project": "esap-tagged"})
 
+    titles = [r.title for r in found]
     assert tagged in titles and untagged not in titles
     record = next(r for r in rucio.search(lake, scope=SCOPE, name=tagged))
     assert record.metadata["project"] == "esap-tagged" and record.metadata["datatype"] == "RAW"
@@ -78,7 +80,8 @@ def test_list_files_gives_each_file_with_its_size_and_checksum(lake, rucio_datas
 
 # --- staging by replication rule ---------------------------------------------------------------------
 
-def test_rule_mode_replicates_to_the_facility_and_gives_mounted_paths(rucio_server, lake, source, rucio_dataset):
+def test_rule_mode_replicates_to_the_facility_and_gives_mounted_paths(rucio_server, lake, source,
+                                                                      rucio_dataset):
     name, files = rucio_dataset({"lc.csv": b"t,flux\n0,1.5\n", "meta.txt": b"crab"})
     progress = Recorder()
 
@@ -110,7 +113,8 @@ def test_staging_again_reuses_our_rule_instead_of_failing_on_duplicate_rule(ruci
     [second] = source.stage(refs(lake, name), target=rule_target(rucio_server))
 
     assert second.details["rule_id"] == first.details["rule_id"]
-    rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
+    rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name)
+             if r["rse_expression"] == FACILITY_RSE]
     assert len(rules) == 1
 
 
@@ -132,7 +136,8 @@ def test_mounted_path_refuses_a_pfn_outside_the_rse_prefix():
 
 # --- staging by download -----------------------------------------------------------------------------
 
-def test_download_mode_fetches_the_files_in_the_worker_and_verifies_them(lake, source, rucio_dataset, tmp_path):
+def test_download_mode_fetches_the_files_in_the_worker_and_verifies_them(lake, source, rucio_dataset,
+                                                                         tmp_path):
     name, files = rucio_dataset({"a.txt": b"alpha", "b.txt": b"beta"})
     target = StagingTarget("hub-d", staging_mode="download", mount_path=str(tmp_path))
 
@@ -191,7 +196,8 @@ def test_the_password_never_reaches_the_logs_even_at_debug(rucio_server, caplog,
     assert login.password not in caplog.text
 
 
-def test_fault_rule_stuck_after_failed_copies_reports_rucios_reason(rucio_server, lake, source, rucio_dataset):
+def test_fault_rule_stuck_after_failed_copies_reports_rucios_reason(rucio_server, lake, source,
+                                                                    rucio_dataset):
     name, files = rucio_dataset({"good.txt": b"ok", "fail-copy.txt": b"never arrives"})
 
     with pytest.raises(StagingError, match="is STUCK") as failed:
@@ -200,7 +206,8 @@ def test_fault_rule_stuck_after_failed_copies_reports_rucios_reason(rucio_server
     assert "attempts" in failed.value.detail
 
 
-def test_fault_rule_never_completing_stops_at_the_facility_deadline(rucio_server, lake, source, rucio_dataset):
+def test_fault_rule_never_completing_stops_at_the_facility_deadline(rucio_server, lake, source,
+                                                                    rucio_dataset):
     name, _ = rucio_dataset({"never-copy.txt": b"stays put"})
     progress = Recorder()
 
