@@ -42,8 +42,10 @@ def datalake_search(*, slug: str, scope: str, name: str = "*", metadata: dict[st
         raise UserError("datalake.unknown", slug=slug) from None
     try:
         records = rucio.search(instance, scope=scope, name=name or "*", metadata=metadata, limit=limit)
-    except rucio.RucioUnavailable as error:
+    except rucio.RucioOutage as error:
         raise ServiceError("datalake.unavailable", detail=str(error)) from error
+    except rucio.RucioError as error:
+        raise UserError("datalake.refused", detail=str(error)) from error
     return [dataset_upsert(record=record) for record in records]
 
 

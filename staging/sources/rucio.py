@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import requests
 
 from staging.sources.base import (
-    DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, silent,
+    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, silent,
 )
 
 KIND = "rucio"
@@ -93,8 +93,12 @@ def connect(instance: RucioInstance) -> Client:
     return client
 
 
-class RucioUnavailable(Exception):
-    """Rucio could not be used; the message is safe to show (no credentials)."""
+class RucioError(Exception):
+    """Rucio said no; the message is safe to show (no credentials)."""
+
+
+class RucioOutage(RucioError):
+    """Rucio could not be used at all (down, hanging, refusing the portal's login): not the user's doing."""
 
 
 @contextmanager
@@ -103,19 +107,21 @@ def translated_errors(instance: RucioInstance, identifier: str = "") -> Iterator
     try:
         yield
     except rucio_errors.CannotAuthenticate:
-        raise RucioUnavailable(f"Rucio instance {instance.slug!r} refused the portal's login "
+        raise RucioOutage(f"Rucio instance {instance.slug!r} refused the portal's login "
                                f"(account {instance.account!r}); an operator must fix its credentials")
     except rucio_errors.DataIdentifierNotFound:
-        raise RucioUnavailable(f"no such data identifier in Rucio instance {instance.slug!r}")
+        raise RucioError(f"no such data identifier in Rucio instance {instance.slug!r}")
     except rucio_errors.InsufficientAccountLimit as error:
-        raise RucioUnavailable(f"the portal's Rucio quota is exceeded: {_reason(error)}")
+        raise RucioError(f"the portal's Rucio quota is exceeded: {_reason(error)}")
     except (rucio_errors.ServerConnectionException, requests.ConnectionError):
-        raise RucioUnavailable(f"Rucio instance {instance.slug!r} at {instance.server_url} "
+        raise RucioOutage(f"Rucio instance {instance.slug!r} at {instance.server_url} "
                                "could not be reached")
     except requests.Timeout:
-        raise RucioUnavailable(f"Rucio instance {instance.slug!r} did not answer within {instance.timeout} s")
+        raise RucioOutage(f"Rucio instance {instance.slug!r} did not answer within {instance.timeout} s")
+    except rucio_errors.DatabaseException as error:
+        raise RucioOutage(f"Rucio instance {instance.slug!r} failed: {_reason(error)}")
     except rucio_errors.RucioException as error:
-        raise RucioUnavailable(f"Rucio instance {instance.slug!r} answered: {_reason(error)}")
+        raise RucioError(f"Rucio instance {instance.slug!r} answered: {_reason(error)}")
 
 
 def _reason(error: Exception) -> str:
@@ -181,15 +187,16 @@ class RucioSource:
             try:
                 stage = stage_by_rule if target.staging_mode == "rule" else stage_by_download
                 staged.update({s.identifier: s for s in stage(instance, refs, target=target, report=report)})
-            except RucioUnavailable as error:
-                raise StagingError(refs[0].identifier, str(error)) from error
+            except RucioError as error:
+                raise _staging_error(refs[0], error) from error
         return [staged[ref.identifier] for ref in datasets]
 
     def _instance(self, slug: str, ref: DatasetRef) -> RucioInstance:
         try:
             return self.instances(slug)
         except LookupError:
-            raise StagingError(ref.identifier, f"the Rucio instance {slug!r} is not configured in the portal")
+            raise SourceUnavailable(ref.identifier,
+                                    f"the Rucio instance {slug!r} is not configured in the portal")
 
 
 def _by_instance(datasets: list[DatasetRef]) -> dict[str, list[DatasetRef]]:
@@ -227,8 +234,13 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
 def _for(ref: DatasetRef) -> Iterator[None]:
     try:
         yield
-    except RucioUnavailable as error:
-        raise StagingError(ref.identifier, str(error)) from error
+    except RucioError as error:
+        raise _staging_error(ref, error) from error
+
+
+def _staging_error(ref: DatasetRef, error: RucioError) -> StagingError:
+    kind = SourceUnavailable if isinstance(error, RucioOutage) else StagingError
+    return kind(ref.identifier, str(error))
 
 
 def ensure_rule(client: Client, instance: RucioInstance, did: dict[str, str], rse_expression: str) -> str:

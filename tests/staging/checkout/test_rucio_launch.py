@@ -65,9 +65,11 @@ def launch_from_lake(user, lake, facility, name: str) -> Checkout:
     return checkout_start(user=user)
 
 
-def assert_failed_at_staging_with_cart_restored(checkout: Checkout, reason: str) -> None:
+def assert_failed_at_staging_with_cart_restored(checkout: Checkout, reason: str,
+                                                code: str = "staging.failed") -> None:
+    """`staging.failed`: the data or the request is at fault; `staging.unavailable`: an outage."""
     assert checkout.state == "failed", checkout.state
-    assert (checkout.failed_step, checkout.error_code) == ("staging", "staging.failed")
+    assert (checkout.failed_step, checkout.error_code) == ("staging", code)
     assert reason in checkout.error_message, checkout.error_message
     assert checkout.events.last().phase == "failed" and reason in checkout.events.last().message
     cart = Cart.objects.get(user=checkout.user)
@@ -169,7 +171,7 @@ def test_fault_auth_refused_then_retry_after_the_operator_fixes_the_password(
 
     failed = wait_for(checkout)
 
-    assert_failed_at_staging_with_cart_restored(failed, "refused the portal's login")
+    assert_failed_at_staging_with_cart_restored(failed, "refused the portal's login", "staging.unavailable")
     assert "a-wrong-password" not in failed.error_message
     lake.password = rucio_server.portal.password
     lake.save()
@@ -187,7 +189,7 @@ def test_fault_rucio_down_or_hanging(launch_env, hub_facility, rucio_server, ruc
         lake.timeout_seconds = 2
         lake.save()
         failed = wait_for(checkout)
-    assert_failed_at_staging_with_cart_restored(failed, reason)
+    assert_failed_at_staging_with_cart_restored(failed, reason, "staging.unavailable")
 
 
 def test_fault_rule_stuck_after_failed_copies(launch_env, hub_facility, rucio_server, rucio_dataset):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from staging.sources import rucio
-from staging.sources.base import DatasetRef, StagingError, StagingTarget
+from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget
 from tests.servers.rucio.clients import instance_for
 from tests.servers.rucio.faults import HangingSocket, closed_port_url
 from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE
@@ -154,6 +154,7 @@ def test_download_mode_fetches_the_files_in_the_worker_and_verifies_them(lake, s
 def test_fault_did_not_found(rucio_server, lake, source):
     with pytest.raises(StagingError, match="no such data identifier") as failed:
         source.stage(refs(lake, "no-such-dataset"), target=rule_target(rucio_server))
+    assert not isinstance(failed.value, SourceUnavailable)
     assert failed.value.identifier == f"{lake.slug}/{SCOPE}:no-such-dataset"
 
 
@@ -162,7 +163,7 @@ def test_fault_rucio_down(rucio_server, rucio_dataset, tmp_path):
     down = rucio.RucioInstance("down", closed_port_url(), "esap", "u", "p", token_dir=str(tmp_path))
     source = rucio.RucioSource(instances=lambda slug: down)
 
-    with pytest.raises(StagingError, match="could not be reached"):
+    with pytest.raises(SourceUnavailable, match="could not be reached"):
         source.stage(refs(down, name), target=rule_target(rucio_server))
 
 
@@ -170,7 +171,7 @@ def test_fault_rucio_hanging_gives_up_after_the_instance_timeout(rucio_server, t
     with HangingSocket() as hanging:
         hung = rucio.RucioInstance("hung", hanging.url, "esap", "u", "p", token_dir=str(tmp_path), timeout=1)
         source = rucio.RucioSource(instances=lambda slug: hung)
-        with pytest.raises(StagingError, match="did not answer within 1 s"):
+        with pytest.raises(SourceUnavailable, match="did not answer within 1 s"):
             source.stage(refs(hung, "anything"), target=rule_target(rucio_server))
 
 
@@ -180,7 +181,7 @@ def test_fault_auth_refused_without_showing_the_password(rucio_server, rucio_dat
     wrong = rucio.RucioInstance(**{**wrong.__dict__, "password": "not-the-password"})
     source = rucio.RucioSource(instances=lambda slug: wrong)
 
-    with pytest.raises(StagingError, match="refused the portal's login") as failed:
+    with pytest.raises(SourceUnavailable, match="refused the portal's login") as failed:
         source.stage(refs(wrong, name), target=rule_target(rucio_server))
     assert "not-the-password" not in str(failed.value) and "not-the-password" not in repr(wrong)
 
@@ -230,7 +231,7 @@ def test_an_unknown_instance_is_a_staging_error(rucio_server):
     def nowhere(slug):
         raise LookupError(slug)
 
-    with pytest.raises(StagingError, match="not configured"):
+    with pytest.raises(SourceUnavailable, match="not configured"):
         rucio.RucioSource(instances=nowhere).stage(
             [DatasetRef("x/portal:y", {"instance": "x", "scope": "portal", "name": "y"})],
             target=rule_target(rucio_server))
