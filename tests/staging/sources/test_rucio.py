@@ -127,6 +127,19 @@ def test_several_datasets_come_back_in_the_cart_order(rucio_server, lake, source
     assert [s.details["did"] for s in staged] == [f"{SCOPE}:{second}", f"{SCOPE}:{first}"]
 
 
+def test_a_cart_spanning_two_instances_is_staged_from_each(rucio_server, rucio_dataset):
+    lakes = {slug: instance_for(rucio_server, rucio_server.portal, slug=slug) for slug in ("east", "west")}
+    source = rucio.RucioSource(instances=lakes.__getitem__)
+    first, _ = rucio_dataset()
+    second, _ = rucio_dataset()
+
+    staged = source.stage(refs(lakes["west"], first) + refs(lakes["east"], second),
+                          target=rule_target(rucio_server))
+
+    assert [s.identifier for s in staged] == [f"west/{SCOPE}:{first}", f"east/{SCOPE}:{second}"]
+    assert all(Path(s.location).is_file() for s in staged)
+
+
 def test_mounted_path_refuses_a_pfn_outside_the_rse_prefix():
     assert rucio.mounted_path("file:///rse/B/portal/ab/cd/f", "/rse/B/", "/mnt") == "/mnt/portal/ab/cd/f"
     assert rucio.mounted_path("file:///rse/B/f", "/rse/B", "") == "file:///rse/B/f"
