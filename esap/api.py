@@ -43,7 +43,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, ServiceError) else 400
         return Response({"error": exc.code, "detail": exc.message}, status=code)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.messages)
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound(f"No such {_model_name(exc)}.")
     if isinstance(exc, Http404):
