@@ -1,5 +1,7 @@
 """One identity from the portal to the hub: login through an OpenID provider (code flow with PKCE),
 groups kept and refreshed at each login, and the hub username each facility derives from it."""
+import json
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -128,3 +130,24 @@ def test_a_facility_can_only_name_a_configured_identity_provider(idp):
     accepted = api.post("/api/facilities/register/", {**body, "identity_provider": PROVIDER_ID}, format="json")
     assert accepted.status_code == 201
     assert accepted.json()["identity_provider"] == PROVIDER_ID
+
+
+def test_the_client_secret_and_the_providers_tokens_appear_in_no_page_and_no_log_line(idp, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = idp.client("portal").client_secret
+    client = Client()
+    pages = [identity.login(client, "alice", "alice-pass-1")]
+    pages += [client.get(path) for path in ("/", "/cart/", "/checkouts/", "/account/tokens/", "/accounts/login/")]
+    staff = make_user("operator", staff=True)
+    staff.is_superuser = True
+    staff.save()
+    admin = Client()
+    admin.force_login(staff)
+    pages += [admin.get("/admin/socialaccount/socialaccount/"),
+              admin.get(f"/admin/socialaccount/socialaccount/{SocialAccount.objects.get().pk}/change/")]
+
+    assert all(page.status_code in (200, 302) for page in pages)
+    assert not any(secret in page.content.decode() for page in pages)
+    assert secret not in caplog.text
+    extra = json.dumps(SocialAccount.objects.get().extra_data)
+    assert "access_token" not in extra and "refresh_token" not in extra
