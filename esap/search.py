@@ -7,8 +7,11 @@ the FTS5 table is reached through an unmanaged "search entry" model joined on ro
 search stays an ordinary, lazily paginated queryset.
 """
 import re
+from functools import cached_property
 from typing import Any
 
+from django.conf import settings
+from django.core.paginator import Paginator
 from django.db import connection, migrations, models
 from django.db.models import Lookup, QuerySet
 
@@ -92,6 +95,13 @@ class RankedMatches:
             self._count = self._scalar(f"SELECT count(*) FROM {self.fts} WHERE {self.fts} MATCH %s", [])
         return self._count
 
+    def count_up_to(self, limit: int) -> int:
+        """min(count, limit), reading at most `limit` entries of the index."""
+        if self._count is not None:
+            return min(self._count, limit)
+        return self._scalar(f"SELECT count(*) FROM (SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s "
+                            "LIMIT %s)", [limit])
+
     def __len__(self) -> int:
         return self.count()
 
@@ -138,6 +148,31 @@ class RankedMatches:
             cursor.execute(sql, [self.expression, *params])
             row = cursor.fetchone()
         return row[0] if row else None
+
+
+def count_up_to(results: "QuerySet | RankedMatches", limit: int) -> int:
+    """min(number of results, limit): a broad query over a million rows is not counted to the end."""
+    if isinstance(results, RankedMatches):
+        return results.count_up_to(limit)
+    return results.order_by()[:limit].count()
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ESAP_SEARCH_COUNT_CAP results (`count_is_exact` tells whether it stopped), as large
+    search engines do: counting every match of a broad query costs more than finding the first page,
+    and nobody pages through a million matches. Pages past the cap are refused; refine the query."""
+
+    @cached_property
+    def _counted(self) -> int:
+        return count_up_to(self.object_list, settings.ESAP_SEARCH_COUNT_CAP + 1)
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, settings.ESAP_SEARCH_COUNT_CAP)
+
+    @property
+    def count_is_exact(self) -> bool:
+        return self._counted <= settings.ESAP_SEARCH_COUNT_CAP
 
 
 def tsquery_expression(terms: list[str]) -> str:

@@ -122,6 +122,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 ESAP_MAX_PAGE_SIZE = env_int("ESAP_MAX_PAGE_SIZE", 100)
+ESAP_SEARCH_COUNT_CAP = env_int("ESAP_SEARCH_COUNT_CAP", 1000)  # results counted at most (see esap.search)
 ESAP_MAX_QUERY_LENGTH = env_int("ESAP_MAX_QUERY_LENGTH", 200)
 
 SPECTACULAR_SETTINGS = {
