@@ -88,10 +88,9 @@ def test_search_uses_the_index_not_a_like_scan():
         assert "VIRTUAL TABLE INDEX" in query_plan("EXPLAIN QUERY PLAN " + ranked)
     else:
         searched = next(sql for sql in statements if "@@" in sql)
-        assert "staging_dataset_search_gin" in query_plan("EXPLAIN " + searched, "SET enable_seqscan = off")
+        assert "staging_dataset_search_vector_gin" in query_plan("EXPLAIN " + searched, "SET enable_seqscan = off")
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="the ranking window is the SQLite FTS5 path")
 def test_a_broad_query_ranks_the_newest_window_then_pages_older_matches_newest_first(monkeypatch):
     monkeypatch.setattr("esap.search.RANK_WINDOW", 3)
     for index in range(7):
