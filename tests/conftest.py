@@ -1,5 +1,6 @@
 """Suite-wide fixtures. Each real server lives behind one session-scoped fixture in tests/servers/."""
 import itertools
+import logging
 import os
 import shutil
 import tempfile
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import make_facility
+from tests.secret_watch import CollectingHandler, leaked
 from tests.servers.browser import browser  # noqa: F401  (session-scoped headless Chromium)
 from tests.servers.git import git_server  # noqa: F401  (session-scoped git daemon)
 from tests.servers.jupyterhub.fixture import jupyterhub  # noqa: F401  (session-scoped real hub)
@@ -43,6 +45,19 @@ def pytest_configure(config):
     config.esap_port_base = free_port_block()
     if not config.getvalue("liveserver") and not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
         config.option.liveserver = f"localhost:{config.esap_port_base + 6}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line():
+    root = logging.getLogger()
+    handler, level = CollectingHandler(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    found = leaked(handler)
+    assert not found, f"secrets in log lines: {found}"
 
 
 @pytest.fixture(scope="session")

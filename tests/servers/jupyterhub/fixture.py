@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.jupyterhub.localhub import INSTALL, LocalHub
+from tests.secret_watch import register_secrets
 from tests.servers.oidc.idp import TestIdP
 
 # Short enough that a server left hanging by a fault test gives up soon; long enough for a loaded
@@ -24,5 +25,6 @@ def jupyterhub(hub_port_base: int, oidc_idp: TestIdP) -> Iterator[LocalHub]:
     hub = LocalHub(port_base=hub_port_base, http_timeout=HTTP_TIMEOUT, start_timeout=START_TIMEOUT,
                    oidc={"issuer": oidc_idp.issuer, "client_id": hub_client.client_id,
                          "client_secret": hub_client.client_secret}).start()
+    register_secrets(hub.service_token, hub.weak_token, hub.no_create_token)
     yield hub
     hub.stop()

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.secret_watch import register_secrets
 from tests.servers.oidc.idp import IdPClient, IdPUser, TestIdP
 
 PROVIDER_ID = "testidp"  # the portal's name for it (allauth provider_id)
@@ -31,6 +32,7 @@ def oidc_idp(live_server_url: str, hub_port_base: int, idp_port: int) -> Iterato
         idp = TestIdP(port=idp_port, users=USERS, clients=clients).start()
     except (OSError, RuntimeError) as error:
         pytest.fail(f"the test OpenID provider could not start: {error}", pytrace=False)
+    register_secrets(*(client.client_secret for client in clients))
     yield idp
     idp.stop()
 
