@@ -87,7 +87,7 @@ class _IndexSql:
 
     matches: str  # "FROM ... WHERE <match %s>", the expression its one parameter
     id: str
-    rank: str  # ORDER BY term, best first
+    rank: str  # a select-list expression, smaller is better
     rank_takes_expression: bool
 
     @classmethod
@@ -98,29 +98,34 @@ class _IndexSql:
     @classmethod
     def postgresql(cls, table: str) -> "_IndexSql":
         return cls(f"FROM {table} WHERE search_vector @@ to_tsquery('simple', %s)", "id",
-                   "ts_rank(search_vector, to_tsquery('simple', %s)) DESC", True)
+                   "-ts_rank(search_vector, to_tsquery('simple', %s))", True)
 
 
 class RankedMatches:
     """Matches of a whole table, paged from the index: the newest `RANK_WINDOW` matches come first,
     best first (bm25 / ts_rank); older matches follow, newest first. Ranking every match of a broad
-    query over a million rows costs ~80 ms; ranking a bounded window keeps a page at a few milliseconds.
-    Counting uses the index alone."""
+    query over a million rows costs ~80 ms; one pass over a bounded window of the index gives the first
+    pages, their order and, below the window's size, the exact count."""
 
     def __init__(self, queryset: QuerySet, expression: str, index: _IndexSql) -> None:
         self.queryset, self.expression, self.index = queryset, expression, index
+        self._window: list[int] | None = None
         self._count: int | None = None
-        self._floor: int | None = None
 
     def count(self) -> int:
         if self._count is None:
-            self._count = self._scalar(f"SELECT count(*) {self.index.matches}", [])
+            window = self._ranked_window()
+            self._count = (len(window) if len(window) < RANK_WINDOW
+                           else self._scalar(f"SELECT count(*) {self.index.matches}", []))
         return self._count
 
     def count_up_to(self, limit: int) -> int:
-        """min(count, limit), reading at most `limit` entries of the index."""
-        if self._count is not None:
-            return min(self._count, limit)
+        """min(count, limit), reading at most max(limit, RANK_WINDOW) entries of the index."""
+        window = self._ranked_window()
+        if self._count is not None or len(window) < RANK_WINDOW:
+            return min(self.count(), limit)
+        if limit <= RANK_WINDOW:
+            return limit
         return self._scalar(f"SELECT count(*) FROM (SELECT {self.index.id} {self.index.matches} LIMIT %s) AS m",
                             [limit])
 
@@ -134,34 +139,30 @@ class RankedMatches:
         if isinstance(index, int):
             return self[index:index + 1][0]
         start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
-        ids = self._ranked_ids(start, stop) + self._older_ids(max(start, RANK_WINDOW), stop)
+        ids = self._ranked_window()[start:min(stop, RANK_WINDOW)] + self._older_ids(max(start, RANK_WINDOW), stop)
         rows = self.queryset.in_bulk(ids)
         return [rows[pk] for pk in ids if pk in rows]
 
-    def _ranked_ids(self, start: int, stop: int) -> list[int]:
-        if start >= RANK_WINDOW:
-            return []
-        index = self.index
-        rank_params = [self.expression] if index.rank_takes_expression else []
-        return self._ids(f"SELECT {index.id} {index.matches} AND {index.id} >= %s "
-                         f"ORDER BY {index.rank}, {index.id} DESC LIMIT %s OFFSET %s",
-                         [self._window_floor(), *rank_params, min(stop, RANK_WINDOW) - start, start])
+    def _ranked_window(self) -> list[int]:
+        """Ids of the newest RANK_WINDOW matches, best first (newest first among equals)."""
+        if self._window is None:
+            index = self.index
+            rank_params = [self.expression] if index.rank_takes_expression else []
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {index.id}, {index.rank} {index.matches} ORDER BY {index.id} DESC LIMIT %s",
+                               [*rank_params, self.expression, RANK_WINDOW])
+                rows = cursor.fetchall()
+            self._window = [pk for pk, _ in sorted(rows, key=lambda row: (row[1], -row[0]))]
+        return self._window
 
     def _older_ids(self, start: int, stop: int) -> list[int]:
-        if stop <= RANK_WINDOW or start >= stop:
+        window = self._ranked_window()
+        if stop <= RANK_WINDOW or start >= stop or len(window) < RANK_WINDOW:
             return []
         index = self.index
         return self._ids(f"SELECT {index.id} {index.matches} AND {index.id} < %s "
                          f"ORDER BY {index.id} DESC LIMIT %s OFFSET %s",
-                         [self._window_floor(), stop - start, start - RANK_WINDOW])
-
-    def _window_floor(self) -> int:
-        """The smallest id among the newest RANK_WINDOW matches (0 when there are fewer)."""
-        if self._floor is None:
-            self._floor = self._scalar(
-                f"SELECT {self.index.id} {self.index.matches} ORDER BY {self.index.id} DESC LIMIT 1 OFFSET %s",
-                [RANK_WINDOW - 1]) or 0
-        return self._floor
+                         [min(window), stop - start, start - RANK_WINDOW])
 
     def _ids(self, sql: str, params: list) -> list[int]:
         with connection.cursor() as cursor:

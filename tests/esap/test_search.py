@@ -84,7 +84,7 @@ def test_search_uses_the_index_not_a_like_scan():
     statements = [query["sql"] for query in queries.captured_queries]
     assert not any(" LIKE " in sql.upper() for sql in statements)
     if connection.vendor == "sqlite":
-        ranked = next(sql for sql in statements if " MATCH " in sql and "ORDER BY rank" in sql)
+        ranked = next(sql for sql in statements if " MATCH " in sql)
         assert "VIRTUAL TABLE INDEX" in query_plan("EXPLAIN QUERY PLAN " + ranked)
     else:
         searched = next(sql for sql in statements if "@@" in sql)
