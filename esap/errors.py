@@ -36,6 +36,10 @@ MESSAGES: dict[str, str] = {
     "datalake.unknown": "There is no data lake {slug!r}.",
     "datalake.unavailable": "The data lake could not be searched: {detail}",
     "datalake.refused": "The data lake refused the search: {detail}",
+    "identity.no_account": "Facility {facility!r} knows its users by their {provider!r} identity: log in "
+                           "with {provider!r} once, then check out again.",
+    "identity.unusable_claim": "Your {claim!r} from the identity provider cannot be used as a user name on "
+                               "facility {facility!r}; ask its operators.",
     "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
     "staging.unavailable": "Dataset {identifier!r} could not be staged now: {detail}",
     "url.not_allowed": "The URL {url!r} is not allowed: {detail}",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.secret_watch import register_secrets
 from tests.servers.rucio.localrucio import INSTALL, LocalRucio
 from tests.servers.stack import available as postgres_missing
 
@@ -30,6 +31,7 @@ def rucio_server() -> Iterator[LocalRucio]:
             pytest.skip(f"the Rucio server did not start: {error}")
         raise
     server.timings["total"] = round(time.monotonic() - started, 2)
+    register_secrets(*(login.password for login in (server.root, server.portal, server.tight)))
     yield server
     server.stop()
 
