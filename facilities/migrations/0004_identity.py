@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='facility',
             name='hub_username_claim',
-            field=models.CharField(default='preferred_username', help_text="The claim of that provider the hub takes as username (its OAuthenticator's username_claim): preferred_username, sub, email, ...", max_length=100),
+            field=models.CharField(blank=True, default='preferred_username', help_text="The claim of that provider the hub takes as username (its OAuthenticator's username_claim): preferred_username, sub, email, ...", max_length=100),
         ),
         migrations.AddField(
             model_name='facility',
