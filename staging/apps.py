@@ -6,4 +6,4 @@ class StagingConfig(AppConfig):
     verbose_name = "Datasets, carts and checkouts"
 
     def ready(self) -> None:
-        from staging.sources import local  # noqa: F401  (registers the built-in source)
+        from staging.sources import local, vo  # noqa: F401  (registers the built-in and VO sources)

@@ -11,6 +11,7 @@ from tests.factories import make_facility
 from tests.servers.browser import browser  # noqa: F401  (session-scoped headless Chromium)
 from tests.servers.git import git_server  # noqa: F401  (session-scoped git daemon)
 from tests.servers.jupyterhub.fixture import jupyterhub  # noqa: F401  (session-scoped real hub)
+from tests.servers.vo.fixture import vo_server  # noqa: F401  (session-scoped GAVO DaCHS VO server)
 from tests.servers.worker import celery_worker  # noqa: F401  (session-scoped real Celery worker)
 
 ROOT = Path(__file__).resolve().parents[1]

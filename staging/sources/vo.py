@@ -1,0 +1,440 @@
+"""The Virtual Observatory data source: every pyvo call of the portal lives here.
+
+Searches ObsCore tables over TAP (position, radius, band, time, collection, keywords; paged with ORDER BY +
+OFFSET, async above a size threshold), SIA2 services and RegTAP registries; at checkout it resolves each
+dataset's DataLink `#this` links (one batched request per DataLink service) into concrete access URLs.
+ADQL is built only from validated numbers and pyvo's SQL literal escaping, never by pasting user text.
+No Django here: plain values in, dataclasses out.
+"""
+import math
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import pyvo
+import requests
+from astropy.io.votable.exceptions import VOTableSpecError
+from pyvo.dal.exceptions import DALAccessError, DALFormatError, DALQueryError, DALServiceError
+from pyvo.registry import regtap
+from pyvo.registry.rtcons import make_sql_literal
+
+from staging.sources.base import (
+    DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, register, silent,
+)
+
+KIND = "vo"
+THIS = "#this"
+DATALINK_STANDARD = "ivo://ivoa.net/std/datalink#links"
+DATALINK_FORMAT = "content=datalink"
+COLUMNS = ("obs_publisher_did", "obs_collection", "obs_title", "dataproduct_type", "target_name", "s_ra",
+           "s_dec", "t_min", "t_max", "em_min", "em_max", "access_url", "access_format", "access_estsize")
+MAX_TEXT = 200
+MAX_PAGE_SIZE = 1000
+ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS) job
+TIMEOUT = 30.0
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class VOQueryError(Exception):
+    """The query cannot be run as given (bad parameter, or the service refused it): the user can fix it."""
+
+
+class VOServiceError(Exception):
+    """The service is down, too slow, or answered something that is not a valid VOTable."""
+
+
+@dataclass(frozen=True)
+class ObsCoreQuery:
+    """What the user asked for; units as ObsCore: degrees, metres (band), MJD (time)."""
+
+    ra: float | None = None
+    dec: float | None = None
+    radius: float | None = None
+    band_min: float | None = None
+    band_max: float | None = None
+    time_min: float | None = None
+    time_max: float | None = None
+    collection: str = ""
+    keywords: str = ""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "ObsCoreQuery":
+        """Validated from form or JSON values (strings or numbers); raises VOQueryError with the reason."""
+        numbers = {name: _number(name, params.get(name)) for name in
+                   ("ra", "dec", "radius", "band_min", "band_max", "time_min", "time_max")}
+        texts = {name: _text(name, params.get(name)) for name in ("collection", "keywords")}
+        query = cls(**numbers, **texts)
+        query._check_ranges()
+        return query
+
+    def _check_ranges(self) -> None:
+        cone = (self.ra, self.dec, self.radius)
+        if any(v is not None for v in cone) and any(v is None for v in cone):
+            raise VOQueryError("A position needs ra, dec and radius together.")
+        if self.ra is not None and not 0 <= self.ra <= 360:
+            raise VOQueryError("ra must be between 0 and 360 degrees.")
+        if self.dec is not None and not -90 <= self.dec <= 90:
+            raise VOQueryError("dec must be between -90 and 90 degrees.")
+        if self.radius is not None and not 0 < self.radius <= 180:
+            raise VOQueryError("radius must be more than 0 and at most 180 degrees.")
+        for low, high, name in ((self.band_min, self.band_max, "band"), (self.time_min, self.time_max, "time")):
+            if low is not None and high is not None and low > high:
+                raise VOQueryError(f"{name}_min must not exceed {name}_max.")
+        if (self.band_min or 0) < 0 or (self.band_max or 0) < 0:
+            raise VOQueryError("Wavelengths must be positive (metres).")
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+    def conditions(self) -> list[str]:
+        found = []
+        if self.radius is not None:
+            found.append(f"1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', {self.ra!r}, {self.dec!r}, "
+                         f"{self.radius!r}))")
+        if self.band_min is not None:
+            found.append(f"em_max >= {self.band_min!r}")
+        if self.band_max is not None:
+            found.append(f"em_min <= {self.band_max!r}")
+        if self.time_min is not None:
+            found.append(f"t_max >= {self.time_min!r}")
+        if self.time_max is not None:
+            found.append(f"t_min <= {self.time_max!r}")
+        if self.collection:
+            found.append(f"obs_collection = {make_sql_literal(self.collection)}")
+        for word in self.keywords.split():
+            pattern = make_sql_literal(f"%{word}%")
+            found.append(f"(obs_title ILIKE {pattern} OR target_name ILIKE {pattern})")
+        return found
+
+    def adql(self, *, limit: int, offset: int = 0) -> str:
+        where = " AND ".join(self.conditions())
+        return (f"SELECT TOP {int(limit)} {', '.join(COLUMNS)} FROM ivoa.obscore"
+                + (f" WHERE {where}" if where else "")
+                + " ORDER BY obs_publisher_did" + (f" OFFSET {int(offset)}" if offset else ""))
+
+
+@dataclass(frozen=True)
+class ObsCoreRow:
+    publisher_did: str
+    title: str
+    collection: str
+    dataproduct_type: str
+    target_name: str
+    access_url: str
+    access_format: str
+    size_bytes: int | None
+    ra: float | None = None
+    dec: float | None = None
+    t_min: float | None = None
+    t_max: float | None = None
+    em_min: float | None = None
+    em_max: float | None = None
+
+
+@dataclass(frozen=True)
+class ObsCorePage:
+    rows: list[ObsCoreRow]
+    page: int
+    page_size: int
+    has_next: bool
+    adql: str
+    datalink_url: str = ""  # the DataLink service the TAP result names (service descriptor), if any
+    job_url: str = ""  # the UWS job, when the search ran asynchronously
+
+
+@dataclass(frozen=True)
+class RegistryRecord:
+    ivoid: str
+    title: str
+    access_url: str
+    servicetype: str
+    description: str = ""
+
+
+def obscore_search(tap_url: str, query: ObsCoreQuery, *, page: int = 1, page_size: int = 50,
+                   async_threshold: int = ASYNC_THRESHOLD, timeout: float = TIMEOUT) -> ObsCorePage:
+    """One page of ObsCore rows, ordered by publisher DID; asks for one row more to know if a next exists."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE or page < 1:
+        raise VOQueryError(f"page must be 1 or more and page_size from 1 to {MAX_PAGE_SIZE}.")
+    adql = query.adql(limit=page_size + 1, offset=(page - 1) * page_size)
+    result, job_url = _run_tap(tap_url, adql, run_async=page_size >= async_threshold, timeout=timeout)
+    rows = [_row(record) for record in result]
+    return ObsCorePage(rows[:page_size], page, page_size, len(rows) > page_size, adql, _datalink_url(result),
+                       job_url)
+
+
+def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
+    """The service's current rows for these identifiers (the cart trusts the service, not the browser)."""
+    listed = ", ".join(make_sql_literal(_text("publisher_did", did)) for did in publisher_dids)
+    adql = f"SELECT {', '.join(COLUMNS)} FROM ivoa.obscore WHERE obs_publisher_did IN ({listed})"
+    result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout)
+    rows = [_row(record) for record in result]
+    return ObsCorePage(rows, 1, max(len(rows), 1), False, adql, _datalink_url(result))
+
+
+def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
+                timeout: float = TIMEOUT) -> list[ObsCoreRow]:
+    """Images through SIA2 (its answers are ObsCore rows). Keywords are not part of SIA2 and are refused."""
+    if query.keywords:
+        raise VOQueryError("SIA2 services cannot search by keywords; use a TAP service.")
+    arguments: dict[str, Any] = {"maxrec": maxrec}
+    if query.radius is not None:
+        arguments["pos"] = (query.ra, query.dec, query.radius)
+    if query.band_min is not None or query.band_max is not None:
+        arguments["band"] = (query.band_min or 0.0, query.band_max or math.inf)
+    if query.collection:
+        arguments["collection"] = query.collection
+    with _translated(sia2_url):
+        service = pyvo.dal.SIA2Service(sia2_url, session=_session(timeout), check_baseurl=False)
+        return [_row(record) for record in service.search(**arguments)]
+
+
+def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "tap", maxrec: int = 100,
+                    timeout: float = TIMEOUT) -> list[RegistryRecord]:
+    """TAP or SIA2 services a RegTAP registry knows, by keywords. pyvo builds the RegTAP query; it runs
+    against the registry given here, not pyvo's process-wide default."""
+    if servicetype not in ("tap", "sia2"):
+        raise VOQueryError("servicetype must be 'tap' or 'sia2'.")
+    constraints: list[Any] = [pyvo.registry.Servicetype(servicetype)]
+    if words := _text("keywords", keywords).split():
+        constraints.append(pyvo.registry.Freetext(*words))
+    with _translated(regtap_url):
+        session = _session(timeout)
+        service = pyvo.dal.TAPService(regtap_url, session=session)
+        adql = regtap.get_RegTAP_query(*constraints, service=service)
+        found = regtap.RegistryQuery(regtap_url, adql, maxrec=maxrec, session=session).execute()
+        return [_registry_record(resource, servicetype) for resource in found]
+
+
+def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT) -> dict[str, list[str]]:
+    """The `#this` access URLs of each identifier, asked for in batches: one request with every identifier,
+    then the remainder again when a service answers only part of a batch (DaCHS's ObsCore DataLink answers
+    one ID per request). An identifier without a `#this` link (or with an error row) raises StagingError."""
+    found: dict[str, list[str]] = {identifier: [] for identifier in ids}
+    errors: dict[str, str] = {}
+    pending = list(found)
+    while pending:
+        answered = _datalink_batch(datalink_url, pending, found, errors, timeout)
+        if not answered:
+            break
+        pending = [identifier for identifier in pending if identifier not in answered]
+    for identifier, urls in found.items():
+        if not urls:
+            raise StagingError(identifier, errors.get(identifier) or
+                               f"the DataLink service {datalink_url} lists no {THIS} link for it")
+    return found
+
+
+def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[str]], errors: dict[str, str],
+                    timeout: float) -> set[str]:
+    """One DataLink request; fills `found` and `errors`, returns the identifiers the answer covered."""
+    answered: set[str] = set()
+    with _translated(datalink_url):
+        links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=_session(timeout)).execute()
+        for link in links:
+            identifier = str(link["ID"])
+            if identifier not in found:
+                continue
+            answered.add(identifier)
+            if link["error_message"]:
+                errors[identifier] = str(link["error_message"])
+            elif link["semantics"] == THIS and link["access_url"]:
+                found[identifier].append(str(link["access_url"]))
+    return answered
+
+
+def dataset_record(*, service_url: str, query: ObsCoreQuery, row: ObsCoreRow, datalink_url: str = "",
+                   service_name: str = "") -> DatasetRecord:
+    """A catalogue entry that lets a launch be reproduced: the service, the query, the row's identifier."""
+    return DatasetRecord(
+        source=KIND, identifier=row.publisher_did, title=row.title or row.publisher_did,
+        description=f"{row.dataproduct_type or 'dataset'} from {row.collection or service_url}",
+        size_bytes=row.size_bytes,
+        metadata={"service_url": service_url, "service_name": service_name, "query": query.params(),
+                  "publisher_did": row.publisher_did, "access_url": row.access_url,
+                  "access_format": row.access_format, "datalink_url": datalink_url, "row": asdict(row),
+                  "keywords": [w for w in (row.collection, row.target_name, row.dataproduct_type) if w]},
+    )
+
+
+@dataclass
+class VOSource:
+    kind: str = KIND
+    label: str = "Virtual Observatory (TAP/ObsCore, SIA2, DataLink)"
+    timeout: float = TIMEOUT
+
+    def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
+              report: Report = silent) -> list[StagedDataset]:
+        """Resolves access URLs; nothing is copied: the notebook opens them (or downloads them) itself."""
+        urls: dict[str, list[str]] = {}
+        for datalink_url, refs in _by_datalink(datasets).items():
+            if not datalink_url:
+                urls.update({ref.identifier: [_direct_url(ref)] for ref in refs})
+                continue
+            report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
+            try:
+                urls.update(resolve_this(datalink_url, [_publisher_did(ref) for ref in refs], timeout=self.timeout))
+            except (VOServiceError, VOQueryError) as error:
+                raise StagingError(refs[0].identifier, str(error)) from error
+        resolved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
+
+
+def _staged(ref: DatasetRef, urls: list[str], resolved_at: str) -> StagedDataset:
+    meta = ref.metadata
+    provenance = {"service_url": meta.get("service_url", ""), "service_name": meta.get("service_name", ""),
+                  "query": meta.get("query", {}), "publisher_did": _publisher_did(ref),
+                  "datalink_url": meta.get("datalink_url", ""), "resolved_at": resolved_at}
+    return StagedDataset(ref.identifier, urls[0], {"urls": urls, "access_format": meta.get("access_format", ""),
+                                                   "provenance": provenance})
+
+
+def _by_datalink(datasets: list[DatasetRef]) -> dict[str, list[DatasetRef]]:
+    grouped: dict[str, list[DatasetRef]] = {}
+    for ref in datasets:
+        grouped.setdefault(ref.metadata.get("datalink_url") or "", []).append(ref)
+    return grouped
+
+
+def _publisher_did(ref: DatasetRef) -> str:
+    return ref.metadata.get("publisher_did") or ref.identifier
+
+
+def _direct_url(ref: DatasetRef) -> str:
+    url, fmt = ref.metadata.get("access_url") or "", ref.metadata.get("access_format") or ""
+    if not url:
+        raise StagingError(ref.identifier, "the catalogue entry has neither a DataLink service nor an access URL")
+    if DATALINK_FORMAT in fmt:
+        raise StagingError(ref.identifier, "its access URL is a DataLink document but no DataLink service is known")
+    return url
+
+
+def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float) -> tuple[Any, str]:
+    """The result, and the URL of the UWS job that produced it ("" when run synchronously)."""
+    with _translated(tap_url):
+        service = pyvo.dal.TAPService(tap_url, session=_session(timeout))
+        if not run_async:
+            return service.run_sync(adql), ""
+        job = service.submit_job(adql)
+        try:
+            job.run().wait(timeout=timeout)
+            job.raise_if_error()
+            return job.fetch_result(), job.url
+        finally:
+            job.delete()
+
+
+class _translated:
+    """pyvo's and requests' exceptions, sorted into "fix your query" and "the service failed"."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, (VOQueryError, VOServiceError, StagingError)):
+            return False
+        if isinstance(error, DALQueryError) and not isinstance(error, DALFormatError):
+            raise VOQueryError(f"The service rejected the query: {_reason(error)}") from error
+        if _is_transport(error):
+            raise VOServiceError(f"{self.url} could not be reached or failed: {_reason(error)}") from error
+        if isinstance(error, (DALFormatError, VOTableSpecError, ValueError, KeyError, IndexError)):
+            raise VOServiceError(f"{self.url} answered with a malformed VOTable: {_reason(error)}") from error
+        if isinstance(error, DALAccessError):
+            raise VOServiceError(f"{self.url} failed: {_reason(error)}") from error
+        return False
+
+
+def _is_transport(error: BaseException) -> bool:
+    """No usable answer at all; pyvo reports a refused connection as a DALFormatError caused by requests."""
+    transport = (requests.RequestException, DALServiceError, OSError)
+    return isinstance(error, transport) or isinstance(getattr(error, "cause", None), transport)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(getattr(error, "reason", "") or error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
+
+
+def _session(timeout: float) -> requests.Session:
+    session = requests.Session()
+    original = session.request
+
+    def request(method, url, **kwargs):  # pyvo sets no timeout of its own
+        kwargs.setdefault("timeout", timeout)
+        return original(method, url, **kwargs)
+
+    session.request = request  # type: ignore[method-assign]
+    return session
+
+
+def _datalink_url(result: Any) -> str:
+    for resource in result.votable.resources:
+        if resource.type != "meta" or resource.utype != "adhoc:service":
+            continue
+        params = {param.name: param.value for param in resource.params}
+        if str(params.get("standardID", "")).lower().startswith(DATALINK_STANDARD):
+            return _plain(params.get("accessURL")) or ""
+    return ""
+
+
+def _row(record: Any) -> ObsCoreRow:
+    get = lambda name: _plain(record[name]) if name in record.keys() else None  # noqa: E731
+    size = get("access_estsize")
+    return ObsCoreRow(
+        publisher_did=get("obs_publisher_did") or "", title=get("obs_title") or "",
+        collection=get("obs_collection") or "", dataproduct_type=get("dataproduct_type") or "",
+        target_name=get("target_name") or "", access_url=get("access_url") or "",
+        access_format=get("access_format") or "", size_bytes=int(size * 1024) if size is not None else None,
+        ra=get("s_ra"), dec=get("s_dec"), t_min=get("t_min"), t_max=get("t_max"),
+        em_min=get("em_min"), em_max=get("em_max"),
+    )
+
+
+def _registry_record(resource: Any, servicetype: str) -> RegistryRecord:
+    try:
+        url = resource.get_interface(service_type=servicetype).access_url
+    except ValueError:
+        url = ""
+    return RegistryRecord(ivoid=resource.ivoid, title=resource.res_title or resource.ivoid,
+                          access_url=url, servicetype=servicetype, description=resource.res_description or "")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars, masked values and bytes as JSON-ready Python values."""
+    if value is None or getattr(value, "mask", False) is True:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _number(name: str, raw: Any) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise VOQueryError(f"{name} must be a number.") from None
+    if not math.isfinite(value):
+        raise VOQueryError(f"{name} must be a finite number.")
+    return value
+
+
+def _text(name: str, raw: Any) -> str:
+    value = "" if raw is None else str(raw).strip()
+    if len(value) > MAX_TEXT:
+        raise VOQueryError(f"{name} must be at most {MAX_TEXT} characters.")
+    if _CONTROL.search(value):
+        raise VOQueryError(f"{name} must not contain control characters.")
+    return value
+
+
+vo_source = register(VOSource())
