@@ -4,20 +4,16 @@ Searches ObsCore tables over TAP (position, radius, band, time, collection, keyw
 OFFSET, async above a size threshold), SIA2 services and RegTAP registries; at checkout it resolves each
 dataset's DataLink `#this` links (one batched request per DataLink service) into concrete access URLs.
 ADQL is built only from validated numbers and pyvo's SQL literal escaping, never by pasting user text.
-No Django here: plain values in, dataclasses out.
+No Django here: plain values in, dataclasses out. pyvo (and astropy behind it) is imported on first use:
+it costs about a second of start-up that every portal process and worker would otherwise pay.
 """
 import math
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-import pyvo
 import requests
-from astropy.io.votable.exceptions import VOTableSpecError
-from pyvo.dal.exceptions import DALAccessError, DALFormatError, DALQueryError, DALServiceError
-from pyvo.registry import regtap
-from pyvo.registry.rtcons import make_sql_literal
 
 from staging.sources.base import (
     DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, register, silent,
@@ -88,6 +84,8 @@ class ObsCoreQuery:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
     def conditions(self) -> list[str]:
+        from pyvo.registry.rtcons import make_sql_literal
+
         found = []
         if self.radius is not None:
             found.append(f"1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', {self.ra!r}, {self.dec!r}, "
@@ -166,6 +164,8 @@ def obscore_search(tap_url: str, query: ObsCoreQuery, *, page: int = 1, page_siz
 
 def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
     """The service's current rows for these identifiers (the cart trusts the service, not the browser)."""
+    from pyvo.registry.rtcons import make_sql_literal
+
     listed = ", ".join(make_sql_literal(_text("publisher_did", did)) for did in publisher_dids)
     adql = f"SELECT {', '.join(COLUMNS)} FROM ivoa.obscore WHERE obs_publisher_did IN ({listed})"
     result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout)
@@ -185,6 +185,8 @@ def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
         arguments["band"] = (query.band_min or 0.0, query.band_max or math.inf)
     if query.collection:
         arguments["collection"] = query.collection
+    import pyvo
+
     with _translated(sia2_url):
         service = pyvo.dal.SIA2Service(sia2_url, session=_session(timeout), check_baseurl=False)
         return [_row(record) for record in service.search(**arguments)]
@@ -194,6 +196,9 @@ def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "
                     timeout: float = TIMEOUT) -> list[RegistryRecord]:
     """TAP or SIA2 services a RegTAP registry knows, by keywords. pyvo builds the RegTAP query; it runs
     against the registry given here, not pyvo's process-wide default."""
+    import pyvo
+    from pyvo.registry import regtap
+
     if servicetype not in ("tap", "sia2"):
         raise VOQueryError("servicetype must be 'tap' or 'sia2'.")
     constraints: list[Any] = [pyvo.registry.Servicetype(servicetype)]
@@ -229,6 +234,8 @@ def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT)
 def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[str]], errors: dict[str, str],
                     timeout: float) -> set[str]:
     """One DataLink request; fills `found` and `errors`, returns the identifiers the answer covered."""
+    import pyvo
+
     answered: set[str] = set()
     with _translated(datalink_url):
         links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=_session(timeout)).execute()
@@ -277,7 +284,7 @@ class VOSource:
                 urls.update(resolve_this(datalink_url, [_publisher_did(ref) for ref in refs], timeout=self.timeout))
             except (VOServiceError, VOQueryError) as error:
                 raise StagingError(refs[0].identifier, str(error)) from error
-        resolved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        resolved_at = datetime.now(UTC).isoformat(timespec="seconds")
         return [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
 
 
@@ -312,6 +319,8 @@ def _direct_url(ref: DatasetRef) -> str:
 
 def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float) -> tuple[Any, str]:
     """The result, and the URL of the UWS job that produced it ("" when run synchronously)."""
+    import pyvo
+
     with _translated(tap_url):
         service = pyvo.dal.TAPService(tap_url, session=_session(timeout))
         if not run_async:
@@ -335,6 +344,9 @@ class _translated:
         return None
 
     def __exit__(self, kind, error, traceback) -> bool:
+        from astropy.io.votable.exceptions import VOTableSpecError
+        from pyvo.dal.exceptions import DALAccessError, DALFormatError, DALQueryError
+
         if error is None or isinstance(error, (VOQueryError, VOServiceError, StagingError)):
             return False
         if isinstance(error, DALQueryError) and not isinstance(error, DALFormatError):
@@ -350,6 +362,8 @@ class _translated:
 
 def _is_transport(error: BaseException) -> bool:
     """No usable answer at all; pyvo reports a refused connection as a DALFormatError caused by requests."""
+    from pyvo.dal.exceptions import DALServiceError
+
     transport = (requests.RequestException, DALServiceError, OSError)
     return isinstance(error, transport) or isinstance(getattr(error, "cause", None), transport)
 
@@ -382,7 +396,9 @@ def _datalink_url(result: Any) -> str:
 
 
 def _row(record: Any) -> ObsCoreRow:
-    get = lambda name: _plain(record[name]) if name in record.keys() else None  # noqa: E731
+    def get(name: str) -> Any:
+        return _plain(record[name]) if name in record else None
+
     size = get("access_estsize")
     return ObsCoreRow(
         publisher_did=get("obs_publisher_did") or "", title=get("obs_title") or "",

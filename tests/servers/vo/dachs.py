@@ -116,16 +116,16 @@ class LocalDaCHS:
         data = self.pg_dir / "data"
         self._run([str(PG_BIN / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8", "--no-sync"])
-        self._postgres = subprocess.Popen(
-            self._as_user([str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1",
-                           "-k", str(self.pg_dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                           "-c", "full_page_writes=off"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.pg_dir / "postgres.log", "wb"),
-            start_new_session=True)
+        with (self.pg_dir / "postgres.log").open("wb") as log:
+            self._postgres = subprocess.Popen(
+                self._as_user([str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1",
+                               "-k", str(self.pg_dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
+                               "-c", "full_page_writes=off"]),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
         while subprocess.run(self._as_user(["createdb", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", self.user,
                                             "--encoding=UTF-8", "--template", "template0", "gavo"]),
-                             capture_output=True).returncode != 0:
+                             capture_output=True, check=False).returncode != 0:
             if self._postgres.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not start: {self._tail(self.pg_dir / 'postgres.log')}")
             time.sleep(0.1)
@@ -189,7 +189,7 @@ class LocalDaCHS:
 
     def _run(self, command: list[str], as_user: bool = True) -> None:
         done = subprocess.run(self._as_user(command) if as_user else command, cwd=self.root if self.root.exists()
-                              else self.state, env=self._env(), capture_output=True, text=True)
+                              else self.state, env=self._env(), capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-2000:]}"
                                f"\n{done.stderr[-3000:]}")
