@@ -34,6 +34,10 @@ MESSAGES: dict[str, str] = {
     "hub.user_missing": "There is no user {username!r} on this facility's hub and the facility does not let "
                         "the portal create users.",
     "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
+    "vo.query": "The VO search cannot be run: {detail}",
+    "vo.unavailable": "The VO service {service!r} failed: {detail}",
+    "vo.not_found": "The VO service {service!r} has no dataset {identifier!r} (any more).",
+    "vo.not_searchable": "The VO service {service!r} is a {kind}; {detail}",
     "url.not_allowed": "The URL {url!r} is not allowed: {detail}",
     "repository.bad_ref": "{ref!r} is not a Git ref (a branch, tag or commit SHA).",
     "launch_link.invalid": "This launch link cannot be used: {detail}",

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset
+from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset, VOService
 
 
 @admin.register(Dataset)
@@ -43,3 +43,10 @@ class CheckoutAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(VOService)
+class VOServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "url", "needs_internet", "enabled"]
+    list_filter = ["kind", "needs_internet", "enabled"]
+    prepopulated_fields = {"slug": ["name"]}
