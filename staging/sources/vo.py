@@ -7,11 +7,14 @@ ADQL is built only from validated numbers and pyvo's SQL literal escaping, never
 No Django here: plain values in, dataclasses out. pyvo (and astropy behind it) is imported on first use:
 it costs about a second of start-up that every portal process and worker would otherwise pay.
 """
+import hashlib
 import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -29,6 +32,7 @@ MAX_TEXT = 200
 MAX_PAGE_SIZE = 1000
 ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS) job
 TIMEOUT = 30.0
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -270,14 +274,16 @@ class VOSource:
     kind: str = KIND
     label: str = "Virtual Observatory (TAP/ObsCore, SIA2, DataLink)"
     timeout: float = TIMEOUT
+    max_download_bytes: int = MAX_DOWNLOAD_BYTES
 
     def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
               report: Report = silent) -> list[StagedDataset]:
-        """Resolves access URLs; nothing is copied: the notebook opens them (or downloads them) itself."""
+        """Resolves each dataset's access URLs. A facility that stages by download and has a mount path
+        gets a copy of each first URL there too (kept on a retry); otherwise the notebook opens the URLs."""
         urls: dict[str, list[str]] = {}
         for datalink_url, refs in _by_datalink(datasets).items():
             if not datalink_url:
-                urls.update({ref.identifier: [_direct_url(ref)] for ref in refs})
+                urls.update({_publisher_did(ref): [_direct_url(ref)] for ref in refs})
                 continue
             report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
             try:
@@ -285,7 +291,45 @@ class VOSource:
             except (VOServiceError, VOQueryError) as error:
                 raise StagingError(refs[0].identifier, str(error)) from error
         resolved_at = datetime.now(UTC).isoformat(timespec="seconds")
-        return [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
+        staged = [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
+        if target and target.staging_mode == "download" and target.mount_path:
+            staged = [self._download(item, Path(target.mount_path) / "vo", report) for item in staged]
+        return staged
+
+    def _download(self, item: StagedDataset, folder: Path, report: Report) -> StagedDataset:
+        url = item.details["urls"][0]
+        path = folder / _file_name(item.identifier, url)
+        if not path.exists():
+            report(f"Downloading {url}.", url=url)
+            try:
+                _fetch(url, path, timeout=self.timeout, limit=self.max_download_bytes)
+            except (requests.RequestException, OSError, ValueError) as error:
+                raise StagingError(item.identifier, f"downloading {url} failed: {_reason(error)}") from error
+        return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
+
+
+def _file_name(identifier: str, url: str) -> str:
+    """Unique per dataset, readable, and safe as one path component whatever the URL holds."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", urlsplit(url).path.rsplit("/", 1)[-1]).strip("._")[:80]
+    return f"{hashlib.sha256(identifier.encode()).hexdigest()[:12]}-{stem or 'dataset'}"
+
+
+def _fetch(url: str, path: Path, *, timeout: float, limit: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    received = 0
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as response, partial.open("wb") as out:
+            response.raise_for_status()
+            for chunk in response.iter_content(1 << 16):
+                received += len(chunk)
+                if received > limit:
+                    raise ValueError(f"it is larger than the limit of {limit} bytes")
+                out.write(chunk)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
 
 
 def _staged(ref: DatasetRef, urls: list[str], resolved_at: str) -> StagedDataset:

@@ -186,6 +186,54 @@ def test_fault_staging_with_the_datalink_service_down_fails_with_the_cause(vo_se
     assert raised.value.identifier == FIELD_A_V
 
 
+def staged_refs(vo_server, **params) -> list[DatasetRef]:
+    query = ObsCoreQuery.from_params(params)
+    page = obscore_search(vo_server.tap_url, query)
+    return [DatasetRef(r.identifier, r.metadata) for r in (
+        dataset_record(service_url=vo_server.tap_url, query=query, row=row, datalink_url=page.datalink_url)
+        for row in page.rows)]
+
+
+def test_a_download_facility_with_a_mount_path_gets_a_copy_kept_on_retry(vo_server, tmp_path):
+    refs = staged_refs(vo_server, ra=150, dec=2, radius=0.05)
+    target = StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path))
+    staged = VOSource().stage(refs, target=target)
+    copy = tmp_path / "vo" / staged[0].location.rsplit("/", 1)[-1]
+    assert staged[0].location == str(copy) and staged[0].details["files"] == [str(copy)]
+    assert copy.name.endswith("-field-b-v.fits") and copy.read_bytes().startswith(b"SIMPLE")
+    assert staged[0].details["urls"] == [f"{vo_server.url}/getproduct/vofix/data/field-b-v.fits"]
+    events = []
+    VOSource().stage(refs, target=target, report=lambda message, *a, **k: events.append(message))
+    assert not any("Downloading" in message for message in events)  # the copy is reused
+
+
+def test_fault_a_missing_product_fails_the_download_and_leaves_no_partial_file(vo_server, tmp_path):
+    ref = DatasetRef("ivo://x/missing", {"access_url": f"{vo_server.url}/getproduct/vofix/data/missing.fits",
+                                         "access_format": "image/fits"})
+    target = StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path))
+    with pytest.raises(StagingError, match="downloading .* failed: 404"):
+        VOSource().stage([ref], target=target)
+    assert list((tmp_path / "vo").iterdir()) == []
+
+
+def test_fault_malformed_datalink_document_fails_staging_naming_the_dataset():
+    ref = DatasetRef(FIELD_A_V, {"publisher_did": FIELD_A_V})
+    with FakeMalformedVOTableServer() as fake:
+        ref.metadata["datalink_url"] = f"{fake.url}/dlmeta"
+        with pytest.raises(StagingError, match="malformed VOTable") as raised:
+            VOSource().stage([ref], target=StagingTarget("hub"))
+    assert raised.value.identifier == FIELD_A_V
+
+
+def test_a_row_without_datalink_stages_its_access_url_but_a_datalink_document_url_is_refused():
+    direct = DatasetRef("ivo://x/1", {"access_url": "http://example.org/a.fits", "access_format": "image/fits"})
+    assert VOSource().stage([direct], target=StagingTarget("hub"))[0].location == "http://example.org/a.fits"
+    datalink = DatasetRef("ivo://x/2", {"access_url": "http://example.org/dl?ID=2",
+                                        "access_format": "application/x-votable+xml;content=datalink"})
+    with pytest.raises(StagingError, match="no DataLink service is known"):
+        VOSource().stage([datalink], target=StagingTarget("hub"))
+
+
 # --- registry (RegTAP) ----------------------------------------------------------------------------------
 
 def test_registry_finds_the_fixture_tap_and_sia2_services(vo_server):
