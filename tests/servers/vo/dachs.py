@@ -5,7 +5,7 @@ registry describing it.
 Used by the pytest fixture (once per run) and by hand:
     python -m tests.servers.vo.dachs        (prints the base URL, stops on Ctrl-C)
 As root, PostgreSQL and DaCHS run as the unprivileged system user `esapvo` (created when missing); as a
-normal user they run as that user. No pytest here.
+normal user they run as that user. No pytest here, and only the standard library: it also runs on Debian's /usr/bin/python3.
 """
 import argparse
 import grp
@@ -18,9 +18,9 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-import requests
 
 HERE = Path(__file__).resolve().parent
 PG_BIN = Path(os.environ.get("ESAP_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -152,11 +152,8 @@ class LocalDaCHS:
         while time.monotonic() < deadline:
             if self._dachs.poll() is not None:
                 break
-            try:
-                if requests.get(f"{self.tap_url}/availability", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
+            if _answers(f"{self.tap_url}/availability"):
+                return
             time.sleep(0.1)
         raise RuntimeError(f"DaCHS did not come up at {self.url}: {self._tail(self.log_path)}")
 
@@ -199,6 +196,14 @@ class LocalDaCHS:
         if not path.exists():
             return "(no log)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def _ensure_system_user(name: str) -> None:
