@@ -85,6 +85,20 @@ def test_registry_search_lists_services(api, registry, vo_server):
     assert [r["access_url"] for r in found["results"]] == [vo_server.sia2_url]
 
 
+def test_an_sia2_service_is_searched_by_position_but_its_rows_are_not_carted(api, vo_server):
+    VOService.objects.create(name="Fixture SIA2", slug="fixture-sia2", kind="sia2", url=vo_server.sia2_url)
+    found = api.get("/api/vo/services/fixture-sia2/search/", {"ra": 150, "dec": 2, "radius": 0.05}).json()
+    assert [row["publisher_did"] for row in found["results"]] == [FIELD_B_V] and found["next"] is None
+    refused = api.post("/api/vo/services/fixture-sia2/cart/", {"publisher_did": FIELD_B_V}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"] == "vo.not_searchable"
+
+
+def test_page_lists_services_a_registry_knows(browser_client, registry, vo_server):
+    page = browser_client.get("/vo/", {"service": "fixture-rr", "keywords": "fixture", "servicetype": "tap"})
+    assert page.status_code == 200 and b"ivo://test.portal.local/tap" in page.content
+    assert vo_server.tap_url.encode() in page.content
+
+
 # --- faults: a clear error, nothing lost ---------------------------------------------------------------
 
 def _cart_with_one_dataset(user) -> list[int]:
