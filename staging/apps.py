@@ -6,4 +6,10 @@ class StagingConfig(AppConfig):
     verbose_name = "Datasets, carts and checkouts"
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from esap.http import check_outbound_url
         from staging.sources import local, vo  # noqa: F401  (registers the built-in and VO sources)
+
+        vo.vo_source.url_policy = lambda url: check_outbound_url(
+            url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -275,6 +276,9 @@ class VOSource:
     label: str = "Virtual Observatory (TAP/ObsCore, SIA2, DataLink)"
     timeout: float = TIMEOUT
     max_download_bytes: int = MAX_DOWNLOAD_BYTES
+    # Vets a URL before the worker downloads it (the portal plugs in its SSRF guard): DataLink answers
+    # come from a remote service and could name hosts inside our network.
+    url_policy: Callable[[str], object] | None = None
 
     def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
               report: Report = silent) -> list[StagedDataset]:
@@ -300,12 +304,22 @@ class VOSource:
         url = item.details["urls"][0]
         path = folder / _file_name(item.identifier, url)
         if not path.exists():
+            self._vet(item.identifier, url)
             report(f"Downloading {url}.", url=url)
             try:
                 _fetch(url, path, timeout=self.timeout, limit=self.max_download_bytes)
             except (requests.RequestException, OSError, ValueError) as error:
                 raise StagingError(item.identifier, f"downloading {url} failed: {_reason(error)}") from error
         return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
+
+
+    def _vet(self, identifier: str, url: str) -> None:
+        if self.url_policy is None:
+            return
+        try:
+            self.url_policy(url)
+        except Exception as error:  # the policy's own error type is the portal's business
+            raise StagingError(identifier, f"its access URL may not be downloaded: {error}") from error
 
 
 def _file_name(identifier: str, url: str) -> str:

@@ -170,3 +170,13 @@ def test_page_shows_a_form_error_for_a_bad_query_and_for_a_service_down(browser_
     assert bad.status_code == 400 and b"dec must be a number" in bad.content
     down = browser_client.get("/vo/", {"service": "down"})
     assert down.status_code == 400 and b"could not be reached" in down.content
+
+
+def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
+    from staging.sources.base import DatasetRef, StagingError, StagingTarget
+    from staging.sources.vo import vo_source
+
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    ref = DatasetRef("ivo://x/1", {"access_url": "http://127.0.0.1:9/a.fits", "access_format": "image/fits"})
+    with pytest.raises(StagingError, match="may not be downloaded.*not a public address"):
+        vo_source.stage([ref], target=StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path)))

@@ -207,6 +207,17 @@ def test_a_download_facility_with_a_mount_path_gets_a_copy_kept_on_retry(vo_serv
     assert not any("Downloading" in message for message in events)  # the copy is reused
 
 
+def test_a_download_url_the_portal_policy_refuses_is_not_fetched(vo_server, tmp_path):
+    def refuse_loopback(url: str) -> None:
+        raise ValueError(f"{url} is not a public address")
+
+    refs = staged_refs(vo_server, ra=150, dec=2, radius=0.05)
+    target = StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path))
+    with pytest.raises(StagingError, match="may not be downloaded: .* is not a public address"):
+        VOSource(url_policy=refuse_loopback).stage(refs, target=target)
+    assert not (tmp_path / "vo").exists()
+
+
 def test_fault_a_missing_product_fails_the_download_and_leaves_no_partial_file(vo_server, tmp_path):
     ref = DatasetRef("ivo://x/missing", {"access_url": f"{vo_server.url}/getproduct/vofix/data/missing.fits",
                                          "access_format": "image/fits"})
