@@ -22,12 +22,16 @@ def choose(user, facility) -> None:
     services.cart_choose_facility(user=user, facility_slug=facility.slug, profile_slug="small")
 
 
-def test_vo_search_to_a_notebook_that_opens_the_fits_images_by_url(launch_env, hub_facility, vo_server):
-    user, facility = make_user(), hub_facility()
-    tap = VOService.objects.create(name="Fixture TAP", slug="fixture-tap", url=vo_server.tap_url)
+def cart_from_a_vo_search(user, tap) -> None:
     query = {"ra": "10", "dec": "20", "radius": "0.2"}
     for row in vo_search(service=tap, params=query).page.rows:
         vo_cart_add(user=user, service=tap, publisher_did=row.publisher_did, params=query)
+
+
+def test_vo_search_to_a_notebook_that_opens_the_fits_images_by_url(launch_env, hub_facility, vo_server):
+    user, facility = make_user(), hub_facility()
+    cart_from_a_vo_search(user, VOService.objects.create(name="Fixture TAP", slug="fixture-tap",
+                                                         url=vo_server.tap_url))
     choose(user, facility)
 
     checkout = wait_for(checkout_start(user=user), timeout=180)
@@ -37,12 +41,33 @@ def test_vo_search_to_a_notebook_that_opens_the_fits_images_by_url(launch_env, h
     saved = server_for(launch_env, checkout).get_notebook(checkout.remote_path)
     printed = "".join(o.get("text", "") for o in saved["cells"][-1]["outputs"])
     assert f"{FIELD_A_R}: Field A R (20, 20)" in printed and f"{FIELD_A_V}: Field A V (20, 20)" in printed
+    assert f"opened {vo_server.url}/getproduct/vofix/data/field-a-r.fits" in printed
     assert f"from {vo_server.tap_url} with {{'ra': 10.0, 'dec': 20.0, 'radius': 0.2}}" in printed
     staged = saved["metadata"]["esap"]["parameters"]["staged_datasets"]  # the notebook keeps the provenance
     assert [s["urls"] for s in staged] == [[f"{vo_server.url}/getproduct/vofix/data/field-a-r.fits"],
                                            [f"{vo_server.url}/getproduct/vofix/data/field-a-v.fits"]]
     assert all(s["provenance"]["service_url"] == vo_server.tap_url and
                s["provenance"]["query"] == {"ra": 10.0, "dec": 20.0, "radius": 0.2} for s in staged)
+
+
+def test_a_download_facility_gets_copies_in_its_storage_and_the_notebook_opens_them(
+        launch_env, hub_facility, vo_server, tmp_path):
+    user, facility = make_user(), hub_facility(staging_mode="download", data_mount_path=str(tmp_path))
+    cart_from_a_vo_search(user, VOService.objects.create(name="Fixture TAP", slug="fixture-tap",
+                                                         url=vo_server.tap_url))
+    choose(user, facility)
+
+    checkout = wait_for(checkout_start(user=user), timeout=180)
+
+    assert checkout.state == "ready", checkout.error_message
+    copies = sorted((tmp_path / "vo").iterdir())
+    assert [p.name.split("-", 1)[1] for p in copies] in (["field-a-r.fits", "field-a-v.fits"],
+                                                          ["field-a-v.fits", "field-a-r.fits"])
+    assert all(p.read_bytes().startswith(b"SIMPLE") for p in copies)
+    saved = server_for(launch_env, checkout).get_notebook(checkout.remote_path)
+    assert sorted(saved["metadata"]["esap"]["parameters"]["dataset_paths"]) == [str(p) for p in copies]
+    printed = "".join(o.get("text", "") for o in saved["cells"][-1]["outputs"])
+    assert all(f"opened {p}" in printed for p in copies) and "Field A R (20, 20)" in printed
 
 
 def test_fault_datalink_service_down_fails_staging_with_the_cause_and_keeps_the_cart(launch_env, hub_facility):
