@@ -1,4 +1,5 @@
-"""The Virtual Observatory data source: every pyvo call of the portal lives here.
+"""The Virtual Observatory data source: every pyvo call of the portal lives here (the queries themselves
+are built in vo_query.py).
 
 Searches ObsCore tables over TAP (position, radius, band, time, collection, keywords; paged with ORDER BY +
 OFFSET, async above a size threshold), SIA2 services and RegTAP registries; at checkout it resolves each
@@ -10,9 +11,9 @@ it costs about a second of start-up that every portal process and worker would o
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,99 +23,21 @@ import requests
 from staging.sources.base import (
     DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, register, silent,
 )
+from staging.sources.vo_query import COLUMNS, ObsCoreQuery, VOQueryError, clean_text
 
 KIND = "vo"
 THIS = "#this"
 DATALINK_STANDARD = "ivo://ivoa.net/std/datalink#links"
 DATALINK_FORMAT = "content=datalink"
-COLUMNS = ("obs_publisher_did", "obs_collection", "obs_title", "dataproduct_type", "target_name", "s_ra",
-           "s_dec", "t_min", "t_max", "em_min", "em_max", "access_url", "access_format", "access_estsize")
-MAX_TEXT = 200
 MAX_PAGE_SIZE = 1000
 ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS) job
 TIMEOUT = 30.0
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-
-class VOQueryError(Exception):
-    """The query cannot be run as given (bad parameter, or the service refused it): the user can fix it."""
 
 
 class VOServiceError(Exception):
     """The service is down, too slow, or answered something that is not a valid VOTable."""
-
-
-@dataclass(frozen=True)
-class ObsCoreQuery:
-    """What the user asked for; units as ObsCore: degrees, metres (band), MJD (time)."""
-
-    ra: float | None = None
-    dec: float | None = None
-    radius: float | None = None
-    band_min: float | None = None
-    band_max: float | None = None
-    time_min: float | None = None
-    time_max: float | None = None
-    collection: str = ""
-    keywords: str = ""
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "ObsCoreQuery":
-        """Validated from form or JSON values (strings or numbers); raises VOQueryError with the reason."""
-        numbers = {name: _number(name, params.get(name)) for name in
-                   ("ra", "dec", "radius", "band_min", "band_max", "time_min", "time_max")}
-        texts = {name: _text(name, params.get(name)) for name in ("collection", "keywords")}
-        query = cls(**numbers, **texts)
-        query._check_ranges()
-        return query
-
-    def _check_ranges(self) -> None:
-        cone = (self.ra, self.dec, self.radius)
-        if any(v is not None for v in cone) and any(v is None for v in cone):
-            raise VOQueryError("A position needs ra, dec and radius together.")
-        if self.ra is not None and not 0 <= self.ra <= 360:
-            raise VOQueryError("ra must be between 0 and 360 degrees.")
-        if self.dec is not None and not -90 <= self.dec <= 90:
-            raise VOQueryError("dec must be between -90 and 90 degrees.")
-        if self.radius is not None and not 0 < self.radius <= 180:
-            raise VOQueryError("radius must be more than 0 and at most 180 degrees.")
-        for low, high, name in ((self.band_min, self.band_max, "band"), (self.time_min, self.time_max, "time")):
-            if low is not None and high is not None and low > high:
-                raise VOQueryError(f"{name}_min must not exceed {name}_max.")
-        if (self.band_min or 0) < 0 or (self.band_max or 0) < 0:
-            raise VOQueryError("Wavelengths must be positive (metres).")
-
-    def params(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
-
-    def conditions(self) -> list[str]:
-        from pyvo.registry.rtcons import make_sql_literal
-
-        found = []
-        if self.radius is not None:
-            found.append(f"1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', {self.ra!r}, {self.dec!r}, "
-                         f"{self.radius!r}))")
-        if self.band_min is not None:
-            found.append(f"em_max >= {self.band_min!r}")
-        if self.band_max is not None:
-            found.append(f"em_min <= {self.band_max!r}")
-        if self.time_min is not None:
-            found.append(f"t_max >= {self.time_min!r}")
-        if self.time_max is not None:
-            found.append(f"t_min <= {self.time_max!r}")
-        if self.collection:
-            found.append(f"obs_collection = {make_sql_literal(self.collection)}")
-        for word in self.keywords.split():
-            pattern = make_sql_literal(f"%{word}%")
-            found.append(f"(obs_title ILIKE {pattern} OR target_name ILIKE {pattern})")
-        return found
-
-    def adql(self, *, limit: int, offset: int = 0) -> str:
-        where = " AND ".join(self.conditions())
-        return (f"SELECT TOP {int(limit)} {', '.join(COLUMNS)} FROM ivoa.obscore"
-                + (f" WHERE {where}" if where else "")
-                + " ORDER BY obs_publisher_did" + (f" OFFSET {int(offset)}" if offset else ""))
 
 
 @dataclass(frozen=True)
@@ -171,7 +94,7 @@ def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TI
     """The service's current rows for these identifiers (the cart trusts the service, not the browser)."""
     from pyvo.registry.rtcons import make_sql_literal
 
-    listed = ", ".join(make_sql_literal(_text("publisher_did", did)) for did in publisher_dids)
+    listed = ", ".join(make_sql_literal(clean_text("publisher_did", did)) for did in publisher_dids)
     adql = f"SELECT {', '.join(COLUMNS)} FROM ivoa.obscore WHERE obs_publisher_did IN ({listed})"
     result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout)
     rows = [_row(record) for record in result]
@@ -207,7 +130,7 @@ def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "
     if servicetype not in ("tap", "sia2"):
         raise VOQueryError("servicetype must be 'tap' or 'sia2'.")
     constraints: list[Any] = [pyvo.registry.Servicetype(servicetype)]
-    if words := _text("keywords", keywords).split():
+    if words := clean_text("keywords", keywords).split():
         constraints.append(pyvo.registry.Freetext(*words))
     with _translated(regtap_url):
         session = _session(timeout)
@@ -291,7 +214,8 @@ class VOSource:
                 continue
             report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
             try:
-                urls.update(resolve_this(datalink_url, [_publisher_did(ref) for ref in refs], timeout=self.timeout))
+                ids = [_publisher_did(ref) for ref in refs]
+                urls.update(resolve_this(datalink_url, ids, timeout=self.timeout))
             except (VOServiceError, VOQueryError) as error:
                 raise StagingError(refs[0].identifier, str(error)) from error
         resolved_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -351,8 +275,8 @@ def _staged(ref: DatasetRef, urls: list[str], resolved_at: str) -> StagedDataset
     provenance = {"service_url": meta.get("service_url", ""), "service_name": meta.get("service_name", ""),
                   "query": meta.get("query", {}), "publisher_did": _publisher_did(ref),
                   "datalink_url": meta.get("datalink_url", ""), "resolved_at": resolved_at}
-    return StagedDataset(ref.identifier, urls[0], {"urls": urls, "access_format": meta.get("access_format", ""),
-                                                   "provenance": provenance})
+    details = {"urls": urls, "access_format": meta.get("access_format", ""), "provenance": provenance}
+    return StagedDataset(ref.identifier, urls[0], details)
 
 
 def _by_datalink(datasets: list[DatasetRef]) -> dict[str, list[DatasetRef]]:
@@ -369,9 +293,9 @@ def _publisher_did(ref: DatasetRef) -> str:
 def _direct_url(ref: DatasetRef) -> str:
     url, fmt = ref.metadata.get("access_url") or "", ref.metadata.get("access_format") or ""
     if not url:
-        raise StagingError(ref.identifier, "the catalogue entry has neither a DataLink service nor an access URL")
+        raise StagingError(ref.identifier, "its catalogue entry has no DataLink service and no access URL")
     if DATALINK_FORMAT in fmt:
-        raise StagingError(ref.identifier, "its access URL is a DataLink document but no DataLink service is known")
+        raise StagingError(ref.identifier, "its access URL is a DataLink document; no DataLink service is known")
     return url
 
 
@@ -487,27 +411,6 @@ def _plain(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value
-
-
-def _number(name: str, raw: Any) -> float | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise VOQueryError(f"{name} must be a number.") from None
-    if not math.isfinite(value):
-        raise VOQueryError(f"{name} must be a finite number.")
-    return value
-
-
-def _text(name: str, raw: Any) -> str:
-    value = "" if raw is None else str(raw).strip()
-    if len(value) > MAX_TEXT:
-        raise VOQueryError(f"{name} must be at most {MAX_TEXT} characters.")
-    if _CONTROL.search(value):
-        raise VOQueryError(f"{name} must not contain control characters.")
     return value
 
 

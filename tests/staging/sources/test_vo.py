@@ -101,20 +101,6 @@ def test_adql_hostile_keywords_and_collections_are_quoted_not_executed(vo_server
     assert ids(search(vo_server)) == ALL  # and the table is still there
 
 
-@pytest.mark.parametrize("params, reason", [
-    ({"ra": "ten", "dec": 20, "radius": 1}, "ra must be a number"),
-    ({"ra": 10, "dec": 20}, "ra, dec and radius together"),
-    ({"ra": 10, "dec": 95, "radius": 1}, "dec must be between"),
-    ({"ra": 10, "dec": 20, "radius": "nan"}, "finite"),
-    ({"band_min": 7e-7, "band_max": 5e-7}, "band_min must not exceed"),
-    ({"keywords": "a\x00b"}, "control characters"),
-    ({"collection": "x" * 201}, "at most 200"),
-])
-def test_invalid_parameters_are_refused_with_the_reason_before_any_request(params, reason):
-    with pytest.raises(VOQueryError, match=reason):
-        ObsCoreQuery.from_params(params)
-
-
 # --- faults ---------------------------------------------------------------------------------------------
 
 def test_fault_service_down_is_a_service_error(vo_server):
