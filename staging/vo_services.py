@@ -48,8 +48,7 @@ def vo_search(*, service: VOService, params: dict[str, Any], page: int = 1, page
         if service.kind == VOService.Kind.TAP:
             found = vo.obscore_search(service.url, query, page=page, page_size=page_size)
         elif service.kind == VOService.Kind.SIA2:
-            rows = vo.sia2_search(service.url, query, maxrec=SIA2_MAXREC)
-            found = vo.ObsCorePage(rows, 1, max(len(rows), 1), False, adql="")
+            found = vo.sia2_search(service.url, query, maxrec=SIA2_MAXREC)
         else:
             raise UserError("vo.not_searchable", service=service.name, kind="registry",
                             detail="search it for services instead.")
@@ -67,12 +66,13 @@ def vo_registry_search(*, service: VOService, keywords: str, servicetype: str) -
 def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[str, Any]) -> CartItem:
     """Re-reads the row from the service (the browser's copy is not trusted), records the service, the
     query and the row in the catalogue, and adds the dataset to the user's cart."""
-    if service.kind != VOService.Kind.TAP:
-        raise UserError("vo.not_searchable", service=service.name, kind=service.get_kind_display(),
-                        detail="datasets are added to the cart from TAP (ObsCore) services.")
+    if service.kind == VOService.Kind.REGISTRY:
+        raise UserError("vo.not_searchable", service=service.name, kind="registry",
+                        detail="datasets are added to the cart from TAP or SIA2 services.")
     query = vo_query_parse(params=params)
+    reread = vo.obscore_rows if service.kind == VOService.Kind.TAP else vo.sia2_rows
     with _translated(service):
-        found = vo.obscore_rows(service.url, [publisher_did])
+        found = reread(service.url, [publisher_did])
     if not found.rows:
         raise UserError("vo.not_found", service=service.name, identifier=publisher_did)
     record = vo.dataset_record(service_url=service.url, service_name=service.name, query=query,

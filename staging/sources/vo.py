@@ -33,6 +33,7 @@ MAX_PAGE_SIZE = 1000
 ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS) job
 TIMEOUT = 30.0
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
+MJD_FAR_FUTURE = 100_000.0  # 2132: an open upper time bound for SIA2, which wants two ends
 
 
 
@@ -102,8 +103,9 @@ def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TI
 
 
 def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
-                timeout: float = TIMEOUT) -> list[ObsCoreRow]:
-    """Images through SIA2 (its answers are ObsCore rows). Keywords are not part of SIA2 and are refused."""
+                timeout: float = TIMEOUT) -> ObsCorePage:
+    """Images through SIA2 (its answers are ObsCore rows), one page of at most `maxrec`. Keywords are not
+    part of SIA2 and are refused."""
     if query.keywords:
         raise VOQueryError("SIA2 services cannot search by keywords; use a TAP service.")
     arguments: dict[str, Any] = {"maxrec": maxrec}
@@ -111,13 +113,30 @@ def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
         arguments["pos"] = (query.ra, query.dec, query.radius)
     if query.band_min is not None or query.band_max is not None:
         arguments["band"] = (query.band_min or 0.0, query.band_max or math.inf)
+    if query.time_min is not None or query.time_max is not None:
+        from astropy.time import Time
+
+        low, high = query.time_min or 0.0, query.time_max or MJD_FAR_FUTURE
+        arguments["time"] = (Time(low, format="mjd"), Time(high, format="mjd"))
     if query.collection:
         arguments["collection"] = query.collection
+    return _sia2(sia2_url, arguments, timeout)
+
+
+def sia2_rows(sia2_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
+    """The SIA2 service's current rows for these identifiers (SIA2's ID parameter)."""
+    ids = [clean_text("publisher_did", did) for did in publisher_dids]
+    return _sia2(sia2_url, {"publisher_did": ids, "maxrec": max(len(ids), 1)}, timeout)
+
+
+def _sia2(sia2_url: str, arguments: dict[str, Any], timeout: float) -> ObsCorePage:
     import pyvo
 
     with _translated(sia2_url):
         service = pyvo.dal.SIA2Service(sia2_url, session=_session(timeout), check_baseurl=False)
-        return [_row(record) for record in service.search(**arguments)]
+        result = service.search(**arguments)
+        rows = [_row(record) for record in result]
+        return ObsCorePage(rows, 1, max(len(rows), 1), False, adql="", datalink_url=_datalink_url(result))
 
 
 def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "tap", maxrec: int = 100,

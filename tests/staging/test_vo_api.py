@@ -85,11 +85,18 @@ def test_registry_search_lists_services(api, registry, vo_server):
     assert [r["access_url"] for r in found["results"]] == [vo_server.sia2_url]
 
 
-def test_an_sia2_service_is_searched_by_position_but_its_rows_are_not_carted(api, vo_server):
+def test_an_sia2_service_is_searched_by_position_and_its_rows_carted(api, vo_server):
     VOService.objects.create(name="Fixture SIA2", slug="fixture-sia2", kind="sia2", url=vo_server.sia2_url)
     found = api.get("/api/vo/services/fixture-sia2/search/", {"ra": 150, "dec": 2, "radius": 0.05}).json()
     assert [row["publisher_did"] for row in found["results"]] == [FIELD_B_V] and found["next"] is None
-    refused = api.post("/api/vo/services/fixture-sia2/cart/", {"publisher_did": FIELD_B_V}, format="json")
+    added = api.post("/api/vo/services/fixture-sia2/cart/", {"publisher_did": FIELD_B_V}, format="json")
+    assert added.status_code == 201
+    metadata = Dataset.objects.get(identifier=FIELD_B_V).metadata
+    assert metadata["service_url"] == vo_server.sia2_url and metadata["datalink_url"].endswith("/dlmeta")
+
+
+def test_a_registry_has_no_datasets_to_cart(api, registry):
+    refused = api.post("/api/vo/services/fixture-rr/cart/", {"publisher_did": FIELD_B_V}, format="json")
     assert refused.status_code == 400 and refused.json()["error"] == "vo.not_searchable"
 
 

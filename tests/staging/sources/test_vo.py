@@ -8,7 +8,7 @@ import requests
 from staging.sources.base import DatasetRef, StagingError, StagingTarget
 from staging.sources.vo import (
     ObsCoreQuery, VOQueryError, VOServiceError, VOSource, dataset_record, obscore_rows, obscore_search,
-    registry_search, resolve_this, sia2_search,
+    registry_search, resolve_this, sia2_rows, sia2_search,
 )
 from tests.servers.vo.fakes import FakeDataLinkWithoutThisServer, FakeMalformedVOTableServer
 
@@ -130,11 +130,18 @@ def test_fault_datalink_without_this_names_the_dataset():
 
 # --- SIA2 -----------------------------------------------------------------------------------------------
 
-def test_sia2_finds_images_by_position_and_band(vo_server):
-    found = sia2_search(vo_server.sia2_url, ObsCoreQuery.from_params({"ra": 10, "dec": 20, "radius": 0.2}))
-    assert sorted(row.publisher_did for row in found) == sorted([FIELD_A_V, FIELD_A_R])
-    narrow = ObsCoreQuery.from_params({"ra": 150, "dec": 2, "radius": 0.05, "band_min": 5e-7, "band_max": 5.6e-7})
-    assert [row.publisher_did for row in sia2_search(vo_server.sia2_url, narrow)] == [FIELD_B_V]
+def test_sia2_finds_images_by_position_band_and_time_and_rereads_them_by_id(vo_server):
+    def sia2(**params) -> list[str]:
+        return sorted(row.publisher_did for row in sia2_search(vo_server.sia2_url,
+                                                               ObsCoreQuery.from_params(params)).rows)
+
+    assert sia2(ra=10, dec=20, radius=0.2) == sorted([FIELD_A_V, FIELD_A_R])
+    assert sia2(ra=150, dec=2, radius=0.05, band_min=5e-7, band_max=5.6e-7) == [FIELD_B_V]
+    assert sia2(time_min=60400, time_max=60420) == [FIELD_B_V]
+    again = sia2_rows(vo_server.sia2_url, [FIELD_A_R])
+    assert [row.publisher_did for row in again.rows] == [FIELD_A_R] and again.datalink_url.endswith("/dlmeta")
+    with pytest.raises(VOQueryError, match="cannot search by keywords"):
+        sia2_search(vo_server.sia2_url, ObsCoreQuery(keywords="field"))
 
 
 # --- DataLink and staging -------------------------------------------------------------------------------
