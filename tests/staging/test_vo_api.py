@@ -187,3 +187,12 @@ def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
     ref = DatasetRef("ivo://x/1", {"access_url": "http://127.0.0.1:9/a.fits", "access_format": "image/fits"})
     with pytest.raises(StagingError, match="may not be downloaded.*not a public address"):
         vo_source.stage([ref], target=StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path)))
+
+
+def test_anonymous_visitors_can_search_but_not_add(client, tap):
+    assert b"Fixture TAP" in client.get("/vo/").content
+    page = client.get("/vo/", {"service": "fixture-tap"})
+    assert page.status_code == 200 and FIELD_A_V.encode() in page.content and b"Add to cart" not in page.content
+    refused = client.post("/vo/add/", {"service": "fixture-tap", "publisher_did": FIELD_A_V})
+    assert refused.status_code == 302 and "/accounts/login/" in refused["Location"]
+    assert not Dataset.objects.filter(source="vo").exists()
