@@ -10,12 +10,19 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from esap.errors import EsapError, ServiceError
+from esap.search import CappedCountPaginator
 
 
 class CappedPageNumberPagination(PageNumberPagination):
     """`?page=` and `?page_size=`; a page size above the cap is refused, not silently clamped."""
 
     page_size_query_param = "page_size"
+    django_paginator_class = CappedCountPaginator
+
+    @property
+    def invalid_page_message(self) -> str:  # DRF formats it with page_number and message
+        return ("Invalid page {page_number}: {message} At most the first "
+                f"{settings.ESAP_SEARCH_COUNT_CAP} results can be paged through; refine the search.")
 
     def get_page_size(self, request: Any) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -30,6 +37,7 @@ class CappedPageNumberPagination(PageNumberPagination):
         return Response(
             {
                 "count": self.page.paginator.count,
+                "count_is_exact": self.page.paginator.count_is_exact,
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
                 "results": data,
@@ -43,7 +51,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, ServiceError) else 400
         return Response({"error": exc.code, "detail": exc.message}, status=code)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.messages)
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound(f"No such {_model_name(exc)}.")
     if isinstance(exc, Http404):

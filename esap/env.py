@@ -1,4 +1,5 @@
 """Reading settings from the environment: typed helpers and a small database URL parser."""
+import json
 import os
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -62,3 +63,32 @@ def _postgresql(parsed: Any, test_name: str) -> dict[str, Any]:
         "CONN_MAX_AGE": 60,
         "TEST": {"NAME": test_name or None},
     }
+
+
+def oidc_providers(raw: str, environ: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """allauth `APPS` entries from ESAP_OIDC_PROVIDERS, a JSON list of
+    {"id", "name", "server_url", "client_id", "secret"?, "scope"?, "groups_claim"?}. A provider's client
+    secret may instead come from ESAP_OIDC_SECRET_<ID> (upper case, '-' as '_'), keeping it out of files."""
+    environ = os.environ if environ is None else environ
+    entries = json.loads(raw) if raw.strip() else []
+    if not isinstance(entries, list):
+        raise ValueError("ESAP_OIDC_PROVIDERS must be a JSON list")
+    apps = []
+    for entry in entries:
+        missing = {"id", "server_url", "client_id"} - set(entry)
+        if missing:
+            raise ValueError(f"ESAP_OIDC_PROVIDERS entry lacks {sorted(missing)}")
+        secret_name = "ESAP_OIDC_SECRET_" + entry["id"].upper().replace("-", "_")
+        apps.append({
+            "provider_id": entry["id"],
+            "name": entry.get("name") or entry["id"],
+            "client_id": entry["client_id"],
+            "secret": environ.get(secret_name) or entry.get("secret", ""),
+            "settings": {
+                "server_url": entry["server_url"],
+                "token_auth_method": entry.get("token_auth_method", "client_secret_basic"),
+                "groups_claim": entry.get("groups_claim", "groups"),
+                **({"scope": entry["scope"]} if entry.get("scope") else {}),
+            },
+        })
+    return apps

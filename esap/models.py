@@ -33,3 +33,18 @@ class ApiToken(models.Model):
     def issue(cls, *, user, name: str) -> tuple["ApiToken", str]:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         return cls.objects.create(user=user, name=name, digest=token_digest(token), hint=token[:9]), token
+
+
+class ExternalGroupMembership(models.Model):
+    """A group membership asserted by an identity provider, so the next login can withdraw it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "group", "provider"],
+                                               name="unique_external_group_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group} (from {self.provider})"

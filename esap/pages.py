@@ -2,11 +2,12 @@
 from typing import Any, Callable
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from esap.search import CappedCountPaginator
 
 PAGE_SIZE = 20
 
@@ -19,7 +20,7 @@ def search_page(request: HttpRequest, template: str, search: Callable[[str], Que
     if len(query) > settings.ESAP_MAX_QUERY_LENGTH or "\x00" in query:
         error = f"Search text must be at most {settings.ESAP_MAX_QUERY_LENGTH} characters."
         query = ""
-    page = Paginator(search(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(search(query), PAGE_SIZE).get_page(request.GET.get("page"))
     status = 400 if error else 200
     return render(request, template, {"page": page, "q": query, "error": error, **context}, status=status)
 

@@ -7,10 +7,15 @@ the FTS5 table is reached through an unmanaged "search entry" model joined on ro
 search stays an ordinary, lazily paginated queryset.
 """
 import re
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from django.conf import settings
+from django.core.paginator import Paginator
 from django.db import connection, migrations, models
 from django.db.models import Lookup, QuerySet
+from django.db.models.expressions import RawSQL
 
 MAX_TERMS = 16
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -63,34 +68,66 @@ def full_text_search(queryset: QuerySet, query: str, *, entry: str = "search_ent
     terms = search_terms(query)
     if not terms:
         return queryset.none()
-    if connection.vendor == "postgresql":
-        return _postgres_search(queryset, tsquery_expression(terms))
+    postgresql = connection.vendor == "postgresql"
+    expression = tsquery_expression(terms) if postgresql else fts5_expression(terms)
     if not queryset.query.where:
-        return RankedMatches(queryset, fts5_expression(terms))
-    return queryset.filter(**{f"{entry}__document__match": fts5_expression(terms)}).order_by(
-        f"{entry}__rank", "-pk"
-    )
+        index = (_IndexSql.postgresql if postgresql else _IndexSql.sqlite)(queryset.model._meta.db_table)
+        return RankedMatches(queryset, expression, index)
+    if postgresql:
+        return _postgres_search(queryset, expression)
+    return queryset.filter(**{f"{entry}__document__match": expression}).order_by(f"{entry}__rank", "-pk")
 
 
 RANK_WINDOW = 2000
 
 
-class RankedMatches:
-    """FTS5 matches of a whole table, paged from the index: the newest `RANK_WINDOW` matches come first,
-    best first (bm25); older matches follow, newest first. Ranking every match of a broad query over a
-    million rows costs ~80 ms; ranking a bounded window keeps a page at a few milliseconds. Counting
-    uses the index alone, without joining the table."""
+@dataclass(frozen=True)
+class _IndexSql:
+    """How to ask one database's full-text index for matching ids and their rank."""
 
-    def __init__(self, queryset: QuerySet, expression: str) -> None:
-        self.queryset, self.expression = queryset, expression
-        self.fts = f"{queryset.model._meta.db_table}_fts"
+    matches: str  # "FROM ... WHERE <match %s>", the expression its one parameter
+    id: str
+    rank: str  # a select-list expression, smaller is better
+    rank_takes_expression: bool
+
+    @classmethod
+    def sqlite(cls, table: str) -> "_IndexSql":
+        fts = f"{table}_fts"
+        return cls(f"FROM {fts} WHERE {fts} MATCH %s", "rowid", "rank", False)
+
+    @classmethod
+    def postgresql(cls, table: str) -> "_IndexSql":
+        return cls(f"FROM {table} WHERE search_vector @@ to_tsquery('simple', %s)", "id",
+                   "-ts_rank(search_vector, to_tsquery('simple', %s))", True)
+
+
+class RankedMatches:
+    """Matches of a whole table, paged from the index: the newest `RANK_WINDOW` matches come first,
+    best first (bm25 / ts_rank); older matches follow, newest first. Ranking every match of a broad
+    query over a million rows costs ~80 ms; one pass over a bounded window of the index gives the first
+    pages, their order and, below the window's size, the exact count."""
+
+    def __init__(self, queryset: QuerySet, expression: str, index: _IndexSql) -> None:
+        self.queryset, self.expression, self.index = queryset, expression, index
+        self._window: list[int] | None = None
         self._count: int | None = None
-        self._floor: int | None = None
 
     def count(self) -> int:
         if self._count is None:
-            self._count = self._scalar(f"SELECT count(*) FROM {self.fts} WHERE {self.fts} MATCH %s", [])
+            window = self._ranked_window()
+            self._count = (len(window) if len(window) < RANK_WINDOW
+                           else self._scalar(f"SELECT count(*) {self.index.matches}", []))
         return self._count
+
+    def count_up_to(self, limit: int) -> int:
+        """min(count, limit), reading at most max(limit, RANK_WINDOW) entries of the index."""
+        window = self._ranked_window()
+        if self._count is not None or len(window) < RANK_WINDOW:
+            return min(self.count(), limit)
+        if limit <= RANK_WINDOW:
+            return limit
+        return self._scalar(f"SELECT count(*) FROM (SELECT {self.index.id} {self.index.matches} LIMIT %s) AS m",
+                            [limit])
 
     def __len__(self) -> int:
         return self.count()
@@ -102,31 +139,30 @@ class RankedMatches:
         if isinstance(index, int):
             return self[index:index + 1][0]
         start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
-        ids = self._ranked_ids(start, stop) + self._older_ids(max(start, RANK_WINDOW), stop)
+        ids = self._ranked_window()[start:min(stop, RANK_WINDOW)] + self._older_ids(max(start, RANK_WINDOW), stop)
         rows = self.queryset.in_bulk(ids)
         return [rows[pk] for pk in ids if pk in rows]
 
-    def _ranked_ids(self, start: int, stop: int) -> list[int]:
-        if start >= RANK_WINDOW:
-            return []
-        return self._ids(f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s AND rowid >= %s "
-                         "ORDER BY rank, rowid DESC LIMIT %s OFFSET %s",
-                         [self._window_floor(), min(stop, RANK_WINDOW) - start, start])
+    def _ranked_window(self) -> list[int]:
+        """Ids of the newest RANK_WINDOW matches, best first (newest first among equals)."""
+        if self._window is None:
+            index = self.index
+            rank_params = [self.expression] if index.rank_takes_expression else []
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {index.id}, {index.rank} {index.matches} ORDER BY {index.id} DESC LIMIT %s",
+                               [*rank_params, self.expression, RANK_WINDOW])
+                rows = cursor.fetchall()
+            self._window = [pk for pk, _ in sorted(rows, key=lambda row: (row[1], -row[0]))]
+        return self._window
 
     def _older_ids(self, start: int, stop: int) -> list[int]:
-        if stop <= RANK_WINDOW or start >= stop:
+        window = self._ranked_window()
+        if stop <= RANK_WINDOW or start >= stop or len(window) < RANK_WINDOW:
             return []
-        return self._ids(f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s AND rowid < %s "
-                         "ORDER BY rowid DESC LIMIT %s OFFSET %s",
-                         [self._window_floor(), stop - start, start - RANK_WINDOW])
-
-    def _window_floor(self) -> int:
-        """The smallest rowid among the newest RANK_WINDOW matches (0 when there are fewer)."""
-        if self._floor is None:
-            self._floor = self._scalar(
-                f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH %s ORDER BY rowid DESC "
-                "LIMIT 1 OFFSET %s", [RANK_WINDOW - 1]) or 0
-        return self._floor
+        index = self.index
+        return self._ids(f"SELECT {index.id} {index.matches} AND {index.id} < %s "
+                         f"ORDER BY {index.id} DESC LIMIT %s OFFSET %s",
+                         [min(window), stop - start, start - RANK_WINDOW])
 
     def _ids(self, sql: str, params: list) -> list[int]:
         with connection.cursor() as cursor:
@@ -140,6 +176,31 @@ class RankedMatches:
         return row[0] if row else None
 
 
+def count_up_to(results: "QuerySet | RankedMatches", limit: int) -> int:
+    """min(number of results, limit): a broad query over a million rows is not counted to the end."""
+    if isinstance(results, RankedMatches):
+        return results.count_up_to(limit)
+    return results.order_by()[:limit].count()
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ESAP_SEARCH_COUNT_CAP results (`count_is_exact` tells whether it stopped), as large
+    search engines do: counting every match of a broad query costs more than finding the first page,
+    and nobody pages through a million matches. Pages past the cap are refused; refine the query."""
+
+    @cached_property
+    def _counted(self) -> int:
+        return count_up_to(self.object_list, settings.ESAP_SEARCH_COUNT_CAP + 1)
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, settings.ESAP_SEARCH_COUNT_CAP)
+
+    @property
+    def count_is_exact(self) -> bool:
+        return self._counted <= settings.ESAP_SEARCH_COUNT_CAP
+
+
 def tsquery_expression(terms: list[str]) -> str:
     """`a & b:*`: the same semantics as on SQLite (all words, the last a prefix). Terms are \\w+ words,
     so no tsquery operator can come from user text; quoting keeps digits-and-letters words literal."""
@@ -148,14 +209,12 @@ def tsquery_expression(terms: list[str]) -> str:
 
 
 def _postgres_search(queryset: QuerySet, expression: str) -> QuerySet:
-    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
-    vector = SearchVector("search_text", config="simple")
-    tsquery = SearchQuery(expression, config="simple", search_type="raw")
+    """A filtered queryset (visibility, source) searched on the stored `search_vector` column."""
+    table = queryset.model._meta.db_table
+    rank = RawSQL(f"ts_rank({table}.search_vector, to_tsquery('simple', %s))", [expression])
     return (
-        queryset.annotate(_search_vector=vector)
-        .filter(_search_vector=tsquery)
-        .annotate(_search_rank=SearchRank(vector, tsquery))
+        queryset.extra(where=[f"{table}.search_vector @@ to_tsquery('simple', %s)"], params=[expression])
+        .annotate(_search_rank=rank)
         .order_by("-_search_rank", "-pk")
     )
 
@@ -175,9 +234,12 @@ def _sqlite_index_sql(table: str) -> list[str]:
 
 
 def _postgres_index_sql(table: str) -> list[str]:
+    # A stored vector: ranking reads it instead of parsing every matching row's text again.
     return [
-        f"CREATE INDEX IF NOT EXISTS {table}_search_gin ON {table} "
-        "USING gin (to_tsvector('simple'::regconfig, COALESCE(search_text, '')))"
+        f"DROP INDEX IF EXISTS {table}_search_gin",
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS "
+        "(to_tsvector('simple'::regconfig, COALESCE(search_text, ''))) STORED",
+        f"CREATE INDEX IF NOT EXISTS {table}_search_vector_gin ON {table} USING gin (search_vector)",
     ]
 
 

@@ -2,7 +2,7 @@
 filesystem broker). Production sets ESAP_DATABASE_URL, ESAP_BROKER_URL, ESAP_SECRET_KEY and friends."""
 from pathlib import Path
 
-from esap.env import env, env_bool, env_int, env_list, database_from_url
+from esap.env import database_from_url, env, env_bool, env_int, env_list, oidc_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env("ESAP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -27,7 +27,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
-    "esap",
+    "allauth.socialaccount.providers.openid_connect",
+    "esap.apps.EsapConfig",
     "facilities",
     "workflows",
     "staging",
@@ -81,6 +82,19 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ESAP_EMAIL_VERIFICATION", "none")
 ACCOUNT_LOGOUT_ON_GET = False
 LOGIN_REDIRECT_URL = "/"
+# Single sign-on through OpenID Connect providers (ESAP_OIDC_PROVIDERS, see README): authorization code
+# with PKCE. Local accounts stay available. The provider's tokens are not kept: the portal needs only
+# the claims, and a stored token would be one more secret to leak.
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "SCOPE": ["openid", "profile", "email"],
+        "APPS": oidc_providers(env("ESAP_OIDC_PROVIDERS", "")),
+    }
+}
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an e-mail claim alone never takes over a local account
 EMAIL_BACKEND = env("ESAP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LANGUAGE_CODE = "en-us"
@@ -108,6 +122,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 ESAP_MAX_PAGE_SIZE = env_int("ESAP_MAX_PAGE_SIZE", 100)
+ESAP_SEARCH_COUNT_CAP = env_int("ESAP_SEARCH_COUNT_CAP", 1000)  # results counted at most (see esap.search)
 ESAP_MAX_QUERY_LENGTH = env_int("ESAP_MAX_QUERY_LENGTH", 200)
 
 SPECTACULAR_SETTINGS = {

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from esap.api import search_query_param
 from facilities import selectors, services
-from facilities.models import Facility, Health
+from facilities.models import Facility, Health, StagingMode
 
 
 class ProfileOutputSerializer(serializers.Serializer):
@@ -25,6 +25,8 @@ class FacilityOutputSerializer(serializers.Serializer):
     data_rse_expression = serializers.CharField()
     data_mount_path = serializers.CharField()
     staging_mode = serializers.CharField()
+    identity_provider = serializers.CharField()
+    hub_username_claim = serializers.CharField()
     health = serializers.CharField()
     hub_version = serializers.CharField()
     probed_at = serializers.DateTimeField()
@@ -79,6 +81,11 @@ class FacilityCreateApi(APIView):
         keywords = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
         data_rse_expression = serializers.CharField(required=False, default="", allow_blank=True)
         data_mount_path = serializers.CharField(required=False, default="", allow_blank=True)
+        staging_mode = serializers.ChoiceField(choices=StagingMode.choices, required=False,
+                                               default=StagingMode.DOWNLOAD)
+        identity_provider = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
+        hub_username_claim = serializers.CharField(required=False, default="preferred_username",
+                                                   allow_blank=True, max_length=100)
         profiles = ProfileInput(many=True, required=False, default=list)
 
     @extend_schema(request=InputSerializer, responses={201: FacilityOutputSerializer})

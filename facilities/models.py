@@ -1,4 +1,5 @@
 """Compute facilities: JupyterHub instances, the server profiles they offer, where their data lives."""
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from esap.crypto import EncryptedTextField
@@ -34,6 +35,14 @@ class Facility(Searchable):
     allow_user_creation = models.BooleanField(
         default=True, help_text="The portal may create a hub user that does not exist yet."
     )
+    identity_provider = models.CharField(
+        max_length=100, blank=True,
+        help_text="The OpenID Connect provider (its id in ESAP_OIDC_PROVIDERS) the hub logs its users in "
+                  "with. Empty: hub users are named after portal usernames.")
+    hub_username_claim = models.CharField(
+        max_length=100, default="preferred_username", blank=True,
+        help_text="The claim of that provider the hub takes as username (its OAuthenticator's "
+                  "username_claim): preferred_username, sub, email, ...")
     data_rse_expression = models.CharField("Rucio RSE expression", max_length=300, blank=True)
     data_mount_path = models.CharField(
         max_length=500, blank=True, help_text="Where the facility's storage appears inside its servers."
@@ -56,6 +65,13 @@ class Facility(Searchable):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from esap.identity import configured_providers
+
+        if self.identity_provider and self.identity_provider not in configured_providers():
+            raise ValidationError({"identity_provider": f"No identity provider {self.identity_provider!r} is "
+                                                        f"configured (ESAP_OIDC_PROVIDERS)."})
 
     def search_document(self) -> str:
         return " ".join([self.name, self.slug, self.description, self.keywords, self.data_rse_expression])

@@ -1,5 +1,6 @@
 """Suite-wide fixtures. Each real server lives behind one session-scoped fixture in tests/servers/."""
 import itertools
+import logging
 import os
 import shutil
 import tempfile
@@ -8,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.factories import make_facility
+from tests.secret_watch import CollectingHandler, leaked
 from tests.servers.browser import browser  # noqa: F401  (session-scoped headless Chromium)
 from tests.servers.git import git_server  # noqa: F401  (session-scoped git daemon)
 from tests.servers.jupyterhub.fixture import jupyterhub  # noqa: F401  (session-scoped real hub)
+from tests.servers.jupyterhub.localhub import free_port_block
+from tests.servers.oidc.fixture import oidc_idp  # noqa: F401  (session-scoped real OpenID provider)
 from tests.servers.vo.fixture import vo_server  # noqa: F401  (session-scoped GAVO DaCHS VO server)
 from tests.servers.worker import celery_worker  # noqa: F401  (session-scoped real Celery worker)
 
@@ -33,6 +37,43 @@ shutil.copytree(ROOT / "esap" / "demo" / "data", LOCAL_DATA, dirs_exist_ok=True)
 for _name in HOSTILE_FILE_NAMES:
     (LOCAL_DATA / "hostile" / _name).write_text("a,b\n1,2\n")
 os.environ["ESAP_DEMO_DATA_DIR"] = str(LOCAL_DATA)
+
+
+def pytest_configure(config):
+    """One block of ports below the ephemeral range for the servers that must know each other's
+    addresses before they start: the hub (block +0..+2, its users' servers +10..+99), the OpenID
+    provider (+5) and the portal's live server (+6), whose URLs the IdP registers as redirect URIs."""
+    config.esap_port_base = free_port_block()
+    if not config.getvalue("liveserver") and not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
+        config.option.liveserver = f"localhost:{config.esap_port_base + 6}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line():
+    root = logging.getLogger()
+    handler, level = CollectingHandler(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    found = leaked(handler)
+    assert not found, f"secrets in log lines: {found}"
+
+
+@pytest.fixture(scope="session")
+def hub_port_base(pytestconfig) -> int:
+    return pytestconfig.esap_port_base
+
+
+@pytest.fixture(scope="session")
+def idp_port(pytestconfig) -> int:
+    return pytestconfig.esap_port_base + 5
+
+
+@pytest.fixture(scope="session")
+def live_server_url(pytestconfig) -> str:
+    return f"http://{pytestconfig.getvalue('liveserver')}"
 
 
 @pytest.fixture(scope="session")

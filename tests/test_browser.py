@@ -1,5 +1,6 @@
-"""A scientist's whole path in a real browser: log in, search, fill the cart, check out, watch the
-launch, and land in JupyterLab with the notebook's first cells run on their data."""
+"""A scientist's whole path in a real browser: log in through the community's identity provider,
+search, fill the cart, check out, watch the launch, and land in JupyterLab (single sign-on: no second
+login) with the notebook's first cells run on their data."""
 import os
 
 import pytest
@@ -7,27 +8,34 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.factories import make_user, make_workflow
+from tests.factories import make_workflow
 from tests.launching import local_dataset
+from tests.servers.oidc.fixture import PROVIDER_ID, portal_app
 
-pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.oidc, pytest.mark.django_db(transaction=True)]
 
 
 def click(browser, css: str) -> None:
     WebDriverWait(browser, 20).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css))).click()
 
 
-def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env):
-    user = make_user("browser-scientist")
-    facility = hub_facility(name="Browser hub")
+def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env, oidc_idp, settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {**settings.SOCIALACCOUNT_PROVIDERS["openid_connect"], "APPS": [portal_app(oidc_idp)]}}
+    # The hub logs its users in through the same IdP, naming them by the same claim.
+    facility = hub_facility(name="Browser hub", hub_url=launch_env.public_url, identity_provider=PROVIDER_ID,
+                            hub_username_claim="preferred_username")
     local_dataset("lightcurves/crab_pulsar.csv")
     workflow = make_workflow(path="light_curve_summary.ipynb", first_cells=3)
     wait = WebDriverWait(browser, 60)
 
     browser.get(f"{live_server.url}/accounts/login/")
-    browser.find_element(By.NAME, "login").send_keys(user.username)
-    browser.find_element(By.NAME, "password").send_keys(user.raw_password)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Test IdP").click()
+    click(browser, "form button[type=submit]")  # allauth asks before leaving for the IdP
+    wait.until(EC.presence_of_element_located((By.ID, "login-form")))
+    browser.find_element(By.NAME, "login").send_keys("alice")
+    browser.find_element(By.NAME, "password").send_keys("alice-pass-1")
+    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
     wait.until(EC.presence_of_element_located((By.ID, "nav-cart")))
 
     browser.get(f"{live_server.url}/datasets/?q=crab")
@@ -46,13 +54,9 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env)
     assert Select(browser.find_element(By.ID, "cart-facility")).first_selected_option.text.endswith("Small")
     click(browser, "#checkout")
 
-    # The hub asks who this is (single sign-on through OIDC removes this step in a later issue).
-    wait.until(EC.url_contains("/hub/login"))
-    wait.until(EC.presence_of_element_located((By.NAME, "username"))).send_keys(user.username)
-    browser.find_element(By.NAME, "password").send_keys(launch_env.user_password)
-    browser.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
-
+    # No second login: the hub sends the browser to the IdP, which knows it already.
     wait.until(EC.url_contains("/lab/tree/esap/light_curve_summary.ipynb"))
+    assert "/user/alice/" in browser.current_url
     output = WebDriverWait(browser, 90).until(EC.presence_of_element_located(
         (By.XPATH, "//*[contains(@class, 'jp-OutputArea-output')][contains(., '200 samples')]")))
     assert "lightcurves/crab_pulsar.csv: 200 samples" in output.text

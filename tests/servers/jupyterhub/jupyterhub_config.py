@@ -5,6 +5,8 @@ environment (localhub.py sets it) so that parallel hubs never collide: loopback 
   ESAP_HUB_PORT_BASE            base: proxy; +1 hub API; +2 proxy API; +10..+99 servers (required)
   ESAP_HUB_SERVICE_TOKEN        token of the portal's service                            (required)
   ESAP_HUB_PROXY_CMD            absolute path of configurable-http-proxy                 (required)
+  ESAP_HUB_PORTAL_SCOPES        the portal service's scopes, space-separated             (required)
+  ESAP_HUB_NO_CREATE_TOKEN / _SCOPES   a service that may not create users               (optional)
   ESAP_HUB_WEAK_TOKEN           token of a service holding only read:hub (fault tests)   (optional)
   ESAP_HUB_VENV_BIN             bin/ of the hub's venv             (default: this Python's bin/)
   ESAP_HUB_RUNTIME_DIR          short dir for kernel sockets       (default: <state>/rt)
@@ -12,6 +14,10 @@ environment (localhub.py sets it) so that parallel hubs never collide: loopback 
   ESAP_HUB_SLOW_SPAWN_TIMEOUT   seconds a start POST waits before answering 202 (default: 0)
   ESAP_HUB_START_TIMEOUT / ESAP_HUB_HTTP_TIMEOUT   Spawner timeouts in seconds (default: 60 / 60)
   ESAP_HUB_CONCURRENT_SPAWN_LIMIT   pending spawns before the hub answers 429 (default: 50)
+  ESAP_HUB_OIDC_ISSUER          log users in through this OpenID provider (GenericOAuthenticator)
+                                instead of the shared password; with ESAP_HUB_OIDC_CLIENT_ID,
+                                ESAP_HUB_OIDC_CLIENT_SECRET and ESAP_HUB_PUBLIC_URL (the host name the
+                                browser uses: the IdP redirects back to it exactly)
 """
 import hashlib
 import os
@@ -42,12 +48,32 @@ c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = env.get("ESAP_HUB_USER_PASSWORD") or "esap-demo-password"
+if env.get("ESAP_HUB_OIDC_ISSUER"):
+    # The same IdP as the portal, and the same claim for the username: one person, one name.
+    issuer = env["ESAP_HUB_OIDC_ISSUER"].rstrip("/")
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    c.GenericOAuthenticator.client_id = env["ESAP_HUB_OIDC_CLIENT_ID"]
+    c.GenericOAuthenticator.client_secret = env["ESAP_HUB_OIDC_CLIENT_SECRET"]
+    c.GenericOAuthenticator.oauth_callback_url = f"{env['ESAP_HUB_PUBLIC_URL']}/hub/oauth_callback"
+    c.GenericOAuthenticator.authorize_url = f"{issuer}/auth"
+    c.GenericOAuthenticator.token_url = f"{issuer}/token"
+    c.GenericOAuthenticator.userdata_url = f"{issuer}/me"
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email", "groups"]
+    c.GenericOAuthenticator.username_claim = "preferred_username"
+    c.GenericOAuthenticator.basic_auth = True
+    c.GenericOAuthenticator.enable_pkce = True
+    c.GenericOAuthenticator.login_service = "the test IdP"
+    c.Authenticator.auto_login = True  # straight to the IdP: no "Sign in with ..." button to press
+else:
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = env.get("ESAP_HUB_USER_PASSWORD") or "esap-demo-password"
 c.Authenticator.allow_all = True
 
-services = [("esap-portal", env["ESAP_HUB_SERVICE_TOKEN"],
-             ["admin:users", "admin:servers", "access:servers", "tokens", "read:hub"])]
+# The portal's roles as facilities/hub/roles.py documents them (localhub.py passes them in), so every
+# test proves they suffice.
+services = [("esap-portal", env["ESAP_HUB_SERVICE_TOKEN"], env["ESAP_HUB_PORTAL_SCOPES"].split())]
+if env.get("ESAP_HUB_NO_CREATE_TOKEN"):
+    services.append(("esap-no-create", env["ESAP_HUB_NO_CREATE_TOKEN"], env["ESAP_HUB_NO_CREATE_SCOPES"].split()))
 if env.get("ESAP_HUB_WEAK_TOKEN"):
     services.append(("esap-weak", env["ESAP_HUB_WEAK_TOKEN"], ["read:hub"]))
 c.JupyterHub.services = [{"name": name, "api_token": token} for name, token, _ in services]

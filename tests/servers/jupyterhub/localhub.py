@@ -19,6 +19,8 @@ from types import FrameType
 
 import requests
 
+from facilities.hub.roles import PORTAL_SCOPES, PORTAL_SCOPES_WITHOUT_USER_CREATION
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 HUB_VENV = Path(os.environ.get("ESAP_HUB_VENV") or ROOT / ".venv-hub")
@@ -36,16 +38,19 @@ class LocalHub:
 
     def __init__(self, *, port_base: int | None = None, service_token: str | None = None,
                  state_dir: Path | None = None, http_timeout: int = 60, start_timeout: int = 60,
-                 slow_spawn_timeout: float = 0, concurrent_spawn_limit: int = 50) -> None:
+                 slow_spawn_timeout: float = 0, concurrent_spawn_limit: int = 50,
+                 oidc: dict[str, str] | None = None) -> None:
         env_base = os.environ.get("ESAP_HUB_PORT_BASE")
         self._fixed_port = port_base is not None or bool(env_base)
         self.port_base = port_base or (int(env_base) if env_base else free_port_block())
         self.service_token = service_token or secrets.token_hex(32)
         self.weak_token = secrets.token_hex(32)  # a service holding only read:hub
+        self.no_create_token = secrets.token_hex(32)  # the documented role for hubs that create users
         self.user_password = os.environ.get("ESAP_HUB_USER_PASSWORD") or DEFAULT_USER_PASSWORD
         self.settings = {"ESAP_HUB_HTTP_TIMEOUT": str(http_timeout), "ESAP_HUB_START_TIMEOUT": str(start_timeout),
                          "ESAP_HUB_SLOW_SPAWN_TIMEOUT": str(slow_spawn_timeout),
                          "ESAP_HUB_CONCURRENT_SPAWN_LIMIT": str(concurrent_spawn_limit)}
+        self.oidc = oidc  # {"issuer", "client_id", "client_secret"}: users log in through that IdP
         self._own_state_dir = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="esaphub-")).resolve()
         self.runtime_dir = _runtime_root(self.state_dir)
@@ -59,6 +64,12 @@ class LocalHub:
     def url(self) -> str:
         """The public (proxy) URL: /hub/..., /user/<name>/<server>/..."""
         return f"http://127.0.0.1:{self.port_base}"
+
+    @property
+    def public_url(self) -> str:
+        """The URL a browser uses: `localhost`, the host name the IdP redirects back to (cookies are per
+        host, so the whole single sign-on must stay on one name)."""
+        return f"http://localhost:{self.port_base}"
 
     @property
     def api_url(self) -> str:
@@ -98,12 +109,22 @@ class LocalHub:
             "ESAP_HUB_PORT_BASE": str(self.port_base),
             "ESAP_HUB_SERVICE_TOKEN": self.service_token,
             "ESAP_HUB_WEAK_TOKEN": self.weak_token,
+            "ESAP_HUB_PORTAL_SCOPES": " ".join(PORTAL_SCOPES),
+            "ESAP_HUB_NO_CREATE_TOKEN": self.no_create_token,
+            "ESAP_HUB_NO_CREATE_SCOPES": " ".join(PORTAL_SCOPES_WITHOUT_USER_CREATION),
             "ESAP_HUB_PROXY_CMD": str(PROXY),
             "ESAP_HUB_VENV_BIN": str(HUB_VENV / "bin"),
             "ESAP_HUB_RUNTIME_DIR": str(self.runtime_dir),
             "ESAP_HUB_USER_PASSWORD": self.user_password,
             **self.settings,
+            **self._oidc_environment(),
         }
+
+    def _oidc_environment(self) -> dict[str, str]:
+        if not self.oidc:
+            return {}
+        return {"ESAP_HUB_OIDC_ISSUER": self.oidc["issuer"], "ESAP_HUB_OIDC_CLIENT_ID": self.oidc["client_id"],
+                "ESAP_HUB_OIDC_CLIENT_SECRET": self.oidc["client_secret"], "ESAP_HUB_PUBLIC_URL": self.public_url}
 
     def _wait_until_up(self, timeout: float) -> bool:
         """True once the hub answers; False if its process exits or the time runs out."""

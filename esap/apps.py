@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class EsapConfig(AppConfig):
+    name = "esap"
+    verbose_name = "esap"
+
+    def ready(self) -> None:
+        from allauth.account.signals import user_logged_in
+
+        user_logged_in.connect(_refresh_identity, dispatch_uid="esap.identity.refresh")
+
+
+def _refresh_identity(sender, *, user, sociallogin=None, **kwargs) -> None:
+    if sociallogin is not None:
+        from esap.identity import on_social_login
+
+        on_social_login(user=user, sociallogin=sociallogin)

@@ -1,0 +1,36 @@
+"""Settings read from the environment: OpenID Connect providers."""
+import json
+
+import pytest
+
+from esap.env import oidc_providers
+
+IAM = {"id": "escape-iam", "name": "ESCAPE IAM", "server_url": "https://iam.example.org/", "client_id": "esap"}
+
+
+def test_a_provider_becomes_an_allauth_app_with_its_secret_from_its_own_variable():
+    [app] = oidc_providers(json.dumps([IAM]), environ={"ESAP_OIDC_SECRET_ESCAPE_IAM": "s3cret"})
+    assert app["provider_id"] == "escape-iam" and app["client_id"] == "esap" and app["secret"] == "s3cret"
+    assert app["settings"] == {"server_url": "https://iam.example.org/", "token_auth_method": "client_secret_basic",
+                               "groups_claim": "groups"}
+
+
+def test_scope_and_groups_claim_can_be_set_per_provider():
+    entry = {**IAM, "scope": ["openid", "profile", "eduperson_entitlement"], "groups_claim": "eduperson_entitlement"}
+    [app] = oidc_providers(json.dumps([entry]), environ={})
+    assert app["settings"]["scope"] == ["openid", "profile", "eduperson_entitlement"]
+    assert app["settings"]["groups_claim"] == "eduperson_entitlement"
+
+
+def test_no_variable_means_local_accounts_only():
+    assert oidc_providers("", environ={}) == []
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ('{"id": "x"}', "must be a JSON list"),
+    ('[{"id": "x", "client_id": "c"}]', "server_url"),
+    ("[{", "Expecting"),
+])
+def test_a_malformed_value_stops_the_start_with_the_reason(raw, reason):
+    with pytest.raises(ValueError, match=reason):
+        oidc_providers(raw, environ={})
