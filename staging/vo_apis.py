@@ -3,6 +3,7 @@ search a registry. Errors: 400 `vo.query` (bad parameters, or the service reject
 `vo.unavailable` (the service is down or answered garbage), 404 for an unknown service."""
 from dataclasses import asdict
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
@@ -38,7 +39,8 @@ class VOSearchApi(APIView):
         page = serializers.IntegerField(min_value=1, default=1)
         page_size = serializers.IntegerField(min_value=1, max_value=vo_services.vo.MAX_PAGE_SIZE, default=50)
 
-    @extend_schema(parameters=[OpenApiParameter(name, str) for name in (*QUERY_FIELDS, "page", "page_size")])
+    @extend_schema(parameters=[OpenApiParameter(name, str) for name in (*QUERY_FIELDS, "page", "page_size")],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         paging = self.PageSerializer(data=request.query_params)
         paging.is_valid(raise_exception=True)
@@ -73,7 +75,8 @@ class VOCartAddApi(APIView):
 
 
 class VORegistrySearchApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("keywords", str), OpenApiParameter("servicetype", str)])
+    @extend_schema(parameters=[OpenApiParameter("keywords", str), OpenApiParameter("servicetype", str)],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         service = vo_services.vo_service_get(slug=slug)
         found = vo_services.vo_registry_search(service=service, keywords=request.query_params.get("keywords", ""),
