@@ -31,18 +31,19 @@ class VOServiceListApi(APIView):
         return Response(VOServiceOutputSerializer(vo_services.vo_service_list(), many=True).data)
 
 
+class VOPageInputSerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=vo_services.vo.MAX_PAGE_SIZE, default=50)
+
+
 class VOSearchApi(APIView):
     """`?ra=&dec=&radius=` (degrees) `&band_min=&band_max=` (metres) `&time_min=&time_max=` (MJD)
     `&collection=&keywords=&page=&page_size=`; `next` is the next page number or null."""
 
-    class PageSerializer(serializers.Serializer):
-        page = serializers.IntegerField(min_value=1, default=1)
-        page_size = serializers.IntegerField(min_value=1, max_value=vo_services.vo.MAX_PAGE_SIZE, default=50)
-
     @extend_schema(parameters=[OpenApiParameter(name, str) for name in (*QUERY_FIELDS, "page", "page_size")],
                    responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
-        paging = self.PageSerializer(data=request.query_params)
+        paging = VOPageInputSerializer(data=request.query_params)
         paging.is_valid(raise_exception=True)
         service = vo_services.vo_service_get(slug=slug)
         params = {name: request.query_params.get(name) for name in QUERY_FIELDS}
@@ -56,16 +57,17 @@ class VOSearchApi(APIView):
         })
 
 
+class VOCartAddInputSerializer(serializers.Serializer):
+    publisher_did = serializers.CharField(max_length=1000)
+    query = serializers.DictField(required=False, default=dict)
+
+
 class VOCartAddApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
-        publisher_did = serializers.CharField(max_length=1000)
-        query = serializers.DictField(required=False, default=dict)
-
-    @extend_schema(request=InputSerializer, responses={201: CartItemOutputSerializer})
+    @extend_schema(request=VOCartAddInputSerializer, responses={201: CartItemOutputSerializer})
     def post(self, request: Request, slug: str) -> Response:
-        payload = self.InputSerializer(data=request.data)
+        payload = VOCartAddInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         service = vo_services.vo_service_get(slug=slug)
         params = {k: v for k, v in payload.validated_data["query"].items() if k in QUERY_FIELDS}
