@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.servers.jupyterhub.localhub import kill_processes_under
 from tests.servers.vo.dachs import LocalDaCHS, missing
 
 
@@ -42,3 +43,4 @@ def vo_server() -> Iterator[VOServer]:
           + ", ".join(f"{k} {v:.1f} s" for k, v in server.timings.items() if k != "total"))
     yield VOServer(server.url, dict(server.timings))
     server.stop()
+    kill_processes_under(server.state)  # safety net, by PID: anything still working in its state dir
