@@ -422,7 +422,9 @@ def _registry_record(resource: Any, servicetype: str) -> RegistryRecord:
 
 def _plain(value: Any) -> Any:
     """numpy scalars, masked values and bytes as JSON-ready Python values."""
-    if value is None or getattr(value, "mask", False) is True:
+    import numpy
+
+    if value is None or numpy.ma.is_masked(value):
         return None
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

@@ -82,6 +82,15 @@ def test_rows_are_reread_by_identifier_with_their_datalink_service(vo_server):
     assert page.datalink_url.startswith(vo_server.url) and page.datalink_url.endswith("/dlmeta")
 
 
+def test_null_cells_of_a_votable_become_none_not_zero():
+    import numpy
+
+    from staging.sources.vo import _plain
+
+    assert [_plain(v) for v in (numpy.ma.masked, numpy.float64("nan"), numpy.int64(5), b"x", "y")] == [
+        None, None, 5, "x", "y"]
+
+
 # --- hostile and invalid input ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("hostile", [
