@@ -85,7 +85,8 @@ def obscore_search(tap_url: str, query: ObsCoreQuery, *, page: int = 1, page_siz
     if not 1 <= page_size <= MAX_PAGE_SIZE or page < 1:
         raise VOQueryError(f"page must be 1 or more and page_size from 1 to {MAX_PAGE_SIZE}.")
     adql = query.adql(limit=page_size + 1, offset=(page - 1) * page_size)
-    result, job_url = _run_tap(tap_url, adql, run_async=page_size >= async_threshold, timeout=timeout)
+    result, job_url = _run_tap(tap_url, adql, run_async=page_size >= async_threshold, timeout=timeout,
+                               maxrec=page_size + 1)
     rows = [_row(record) for record in result]
     return ObsCorePage(rows[:page_size], page, page_size, len(rows) > page_size, adql, _datalink_url(result),
                        job_url)
@@ -97,7 +98,7 @@ def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TI
 
     listed = ", ".join(make_sql_literal(clean_text("publisher_did", did)) for did in publisher_dids)
     adql = f"SELECT {', '.join(COLUMNS)} FROM ivoa.obscore WHERE obs_publisher_did IN ({listed})"
-    result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout)
+    result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout, maxrec=max(len(publisher_dids), 1))
     rows = [_row(record) for record in result]
     return ObsCorePage(rows, 1, max(len(rows), 1), False, adql, _datalink_url(result))
 
@@ -318,15 +319,17 @@ def _direct_url(ref: DatasetRef) -> str:
     return url
 
 
-def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float) -> tuple[Any, str]:
-    """The result, and the URL of the UWS job that produced it ("" when run synchronously)."""
+def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float,
+             maxrec: int | None = None) -> tuple[Any, str]:
+    """The result, and the URL of the UWS job that produced it ("" when run synchronously). `maxrec` is
+    sent too, so a service's lower default row limit cannot cut a page short."""
     import pyvo
 
     with _translated(tap_url):
         service = pyvo.dal.TAPService(tap_url, session=_session(timeout))
         if not run_async:
-            return service.run_sync(adql), ""
-        job = service.submit_job(adql)
+            return service.run_sync(adql, maxrec=maxrec), ""
+        job = service.submit_job(adql, maxrec=maxrec)
         try:
             job.run().wait(timeout=timeout)
             job.raise_if_error()
