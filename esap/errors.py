@@ -33,11 +33,15 @@ MESSAGES: dict[str, str] = {
     "facility.missing": "The facility of this checkout no longer exists in the catalogue.",
     "hub.user_missing": "There is no user {username!r} on this facility's hub and the facility does not let "
                         "the portal create users.",
+    "datalake.unknown": "There is no data lake {slug!r}.",
+    "datalake.unavailable": "The data lake could not be searched: {detail}",
+    "datalake.refused": "The data lake refused the search: {detail}",
     "identity.no_account": "Facility {facility!r} knows its users by their {provider!r} identity: log in "
                            "with {provider!r} once, then check out again.",
     "identity.unusable_claim": "Your {claim!r} from the identity provider cannot be used as a user name on "
                                "facility {facility!r}; ask its operators.",
     "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
+    "staging.unavailable": "Dataset {identifier!r} could not be staged now: {detail}",
     "vo.query": "The VO search cannot be run: {detail}",
     "vo.unavailable": "The VO service {service!r} failed: {detail}",
     "vo.not_found": "The VO service {service!r} has no dataset {identifier!r} (any more).",

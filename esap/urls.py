@@ -4,7 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from esap import health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
-from staging import apis as staging_apis, views as staging_views, vo_apis, vo_views
+from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
+from staging import vo_apis, vo_views
 from workflows import apis as workflow_apis, views as workflow_views
 
 api = [
@@ -21,6 +22,8 @@ api = [
          name="api-repository-harvest"),
     path("datasets/", staging_apis.DatasetListApi.as_view(), name="api-dataset-list"),
     path("datasets/<int:pk>/", staging_apis.DatasetDetailApi.as_view(), name="api-dataset-detail"),
+    path("datalakes/", datalake_apis.DataLakeListApi.as_view(), name="api-datalake-list"),
+    path("datalakes/<slug:slug>/search/", datalake_apis.DataLakeSearchApi.as_view(), name="api-datalake-search"),
     path("cart/", staging_apis.CartApi.as_view(), name="api-cart"),
     path("cart/items/", staging_apis.CartItemAddApi.as_view(), name="api-cart-item-add"),
     path("cart/items/<int:pk>/", staging_apis.CartItemDeleteApi.as_view(), name="api-cart-item-delete"),
@@ -48,6 +51,7 @@ pages = [
     path("workflows/", workflow_views.workflow_list_page, name="workflow-list"),
     path("workflows/<int:pk>/", workflow_views.workflow_detail_page, name="workflow-detail"),
     path("datasets/", staging_views.dataset_list_page, name="dataset-list"),
+    path("datasets/lake/", datalake_views.datalake_search_page, name="datalake-search"),
     path("cart/", staging_views.cart_page, name="cart"),
     path("cart/add/", staging_views.cart_add, name="cart-add"),
     path("cart/remove/<int:item_id>/", staging_views.cart_remove, name="cart-remove"),

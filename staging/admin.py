@@ -1,6 +1,7 @@
+from django import forms
 from django.contrib import admin
 
-from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset, VOService
+from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset, VOService
 
 
 @admin.register(Dataset)
@@ -45,6 +46,26 @@ class CheckoutAdmin(admin.ModelAdmin):
         return False
 
 
+class DataLakeAdminForm(forms.ModelForm):
+    password = forms.CharField(
+        label="Password of the portal's Rucio identity", required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = DataLake
+        fields = "__all__"
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password", "")
+        return password or (self.instance.password if self.instance.pk else "")
+
+
+@admin.register(DataLake)
+class DataLakeAdmin(admin.ModelAdmin):
+    form = DataLakeAdminForm
+    list_display = ["name", "slug", "server_url", "account"]
 @admin.register(VOService)
 class VOServiceAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "url", "needs_internet", "enabled"]

@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from esap.crypto import EncryptedTextField
 from esap.search import FullTextMatchField, Searchable
 from staging.checkout.states import State
 
@@ -127,6 +128,33 @@ class CheckoutEvent(models.Model):
 
     class Meta:
         ordering = ["pk"]
+
+
+class DataLake(models.Model):
+    """A Rucio instance the portal searches and stages from, with the portal's own account there."""
+
+    class AuthType(models.TextChoices):
+        USERPASS = "userpass", "Username and password"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True, help_text="Recorded in each dataset's metadata as `instance`.")
+    server_url = models.URLField(help_text="The Rucio REST server, e.g. https://rucio.example.org")
+    auth_url = models.URLField(blank=True, help_text="The Rucio auth server; empty: the server URL.")
+    account = models.CharField(max_length=100, help_text="The portal's Rucio account; rules are owned by it.")
+    vo = models.CharField("VO", max_length=100, default="def")
+    auth_type = models.CharField(max_length=20, choices=AuthType, default=AuthType.USERPASS)
+    username = models.CharField(max_length=200, blank=True)
+    password = EncryptedTextField(blank=True, default="")
+    timeout_seconds = models.PositiveIntegerField(default=30, help_text="Per HTTP request to Rucio.")
+    request_retries = models.PositiveIntegerField(default=3)
+    rule_lifetime_seconds = models.PositiveIntegerField(default=7 * 24 * 3600,
+                                                        help_text="Lifetime of the rules the portal adds.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class VOService(models.Model):

@@ -19,7 +19,7 @@ from staging.checkout.injection import (
 )
 from staging.checkout.states import State
 from staging.models import Checkout
-from staging.sources.base import DatasetRef, StagingError, StagingTarget, get_source
+from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget, get_source
 from workflows.models import Workflow, WorkflowVersion
 
 
@@ -48,6 +48,9 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
             report(message, progress, source=_source, **data)
         try:
             results = get_source(source).stage(refs, target=target, report=source_report)
+        except SourceUnavailable as error:
+            raise ServiceError("staging.unavailable", identifier=error.identifier,
+                               detail=error.detail) from error
         except StagingError as error:
             raise UserError("staging.failed", identifier=error.identifier, detail=error.detail) from error
         except LookupError as error:

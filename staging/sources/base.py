@@ -54,6 +54,11 @@ class StagingError(Exception):
         super().__init__(f"{identifier}: {detail}")
 
 
+class SourceUnavailable(StagingError):
+    """The source could not be used at all (down, hanging, refusing the portal's credentials): an outage
+    or the operators' to fix, not the user's; a retry later may succeed."""
+
+
 class Report(Protocol):
     """Writes a progress event the user sees live (and renews the worker's lease): call it while
     waiting on long work."""

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 import requests
 
 from staging.sources.base import (
-    DatasetRecord, DatasetRef, Report, StagedDataset, StagingError, StagingTarget, register, silent,
+    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, register,
+    silent,
 )
 from staging.sources.vo_query import COLUMNS, ObsCoreQuery, VOQueryError, clean_text
 
@@ -233,10 +234,12 @@ class VOSource:
                 urls.update({_publisher_did(ref): [_direct_url(ref)] for ref in refs})
                 continue
             report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
+            ids = [_publisher_did(ref) for ref in refs]
             try:
-                ids = [_publisher_did(ref) for ref in refs]
                 urls.update(resolve_this(datalink_url, ids, timeout=self.timeout))
-            except (VOServiceError, VOQueryError) as error:
+            except VOServiceError as error:  # an outage: the checkout can be retried later
+                raise SourceUnavailable(refs[0].identifier, str(error)) from error
+            except VOQueryError as error:
                 raise StagingError(refs[0].identifier, str(error)) from error
         resolved_at = datetime.now(UTC).isoformat(timespec="seconds")
         staged = [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
@@ -253,7 +256,8 @@ class VOSource:
             try:
                 _fetch(url, path, timeout=self.timeout, limit=self.max_download_bytes)
             except (requests.RequestException, OSError, ValueError) as error:
-                raise StagingError(item.identifier, f"downloading {url} failed: {_reason(error)}") from error
+                fault = SourceUnavailable if _is_outage(error) else StagingError
+                raise fault(item.identifier, f"downloading {url} failed: {_reason(error)}") from error
         return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
 
 
@@ -362,6 +366,13 @@ class _translated:
         if isinstance(error, DALAccessError):
             raise VOServiceError(f"{self.url} failed: {_reason(error)}") from error
         return False
+
+
+def _is_outage(error: BaseException) -> bool:
+    """No answer, or a server error; a 4xx (e.g. a product gone) is a fault of the data, not an outage."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return error.response.status_code >= 500
+    return isinstance(error, (requests.ConnectionError, requests.Timeout))
 
 
 def _is_transport(error: BaseException) -> bool:

@@ -84,5 +84,6 @@ def test_fault_datalink_service_down_fails_staging_with_the_cause_and_keeps_the_
 
     assert (checkout.state, checkout.failed_step) == ("failed", "staging")
     assert FIELD_A_V in checkout.error_message and "could not be reached" in checkout.error_message
+    assert "could not be staged now" in checkout.error_message  # an outage (staging.unavailable)
     cart = Cart.objects.get(user=user)
     assert cart.frozen_by is None and list(cart.items.values_list("dataset_id", flat=True)) == [dataset.pk]

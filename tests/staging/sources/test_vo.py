@@ -5,7 +5,7 @@ import socket
 import pytest
 import requests
 
-from staging.sources.base import DatasetRef, StagingError, StagingTarget
+from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget
 from staging.sources.vo import (
     ObsCoreQuery, VOQueryError, VOServiceError, VOSource, dataset_record, obscore_rows, obscore_search,
     registry_search, resolve_this, sia2_rows, sia2_search,
@@ -183,7 +183,7 @@ def test_staging_resolves_access_urls_and_records_provenance(vo_server):
 def test_fault_staging_with_the_datalink_service_down_fails_with_the_cause(vo_server):
     ref = DatasetRef(FIELD_A_V, {"publisher_did": FIELD_A_V,
                                  "datalink_url": f"http://127.0.0.1:{closed_port()}/dlmeta"})
-    with pytest.raises(StagingError, match="could not be reached") as raised:
+    with pytest.raises(SourceUnavailable, match="could not be reached") as raised:  # an outage, retryable
         VOSource(timeout=5).stage([ref], target=StagingTarget("hub"))
     assert raised.value.identifier == FIELD_A_V
 
@@ -224,8 +224,9 @@ def test_fault_a_missing_product_fails_the_download_and_leaves_no_partial_file(v
     ref = DatasetRef("ivo://x/missing", {"access_url": f"{vo_server.url}/getproduct/vofix/data/missing.fits",
                                          "access_format": "image/fits"})
     target = StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path))
-    with pytest.raises(StagingError, match="downloading .* failed: 404"):
+    with pytest.raises(StagingError, match="downloading .* failed: 404") as raised:
         VOSource().stage([ref], target=target)
+    assert not isinstance(raised.value, SourceUnavailable)  # a fault of the data, not an outage
     assert list((tmp_path / "vo").iterdir()) == []
 
 
@@ -233,7 +234,7 @@ def test_fault_malformed_datalink_document_fails_staging_naming_the_dataset():
     ref = DatasetRef(FIELD_A_V, {"publisher_did": FIELD_A_V})
     with FakeMalformedVOTableServer() as fake:
         ref.metadata["datalink_url"] = f"{fake.url}/dlmeta"
-        with pytest.raises(StagingError, match="malformed VOTable") as raised:
+        with pytest.raises(SourceUnavailable, match="malformed VOTable") as raised:
             VOSource().stage([ref], target=StagingTarget("hub"))
     assert raised.value.identifier == FIELD_A_V
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('staging', '0003_pinned_workflow_versions'),
+        ('staging', '0004_data_lakes'),
     ]
 
     operations = [

@@ -1,0 +1,228 @@
+"""Rucio end to end: a dataset found in the data lake through the portal goes into the cart; the checkout
+replicates it to the facility's RSE with a rule, spawns the server, and the notebook's first cells open
+the staged files by their mounted paths. Every Rucio fault ends the checkout failed with the reason, the
+cart restored, and a retry that resumes at staging."""
+import json
+
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from rest_framework.test import APIClient
+
+from staging import services
+from staging.checkout.services import checkout_start
+from staging.models import Cart, Checkout, DataLake
+from tests.factories import make_user, make_workflow
+from tests.launching import server_for, wait_for
+from tests.servers.rucio.faults import HangingSocket, closed_port_url
+from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE
+
+pytestmark = [pytest.mark.hub, pytest.mark.rucio, pytest.mark.django_db(transaction=True)]
+
+READ_FILES = """\
+for dataset in staged_datasets:
+    for path in dataset["files"]:
+        with open(path) as stream:
+            print(dataset["did"], path.rsplit("/", 1)[-1], "->", stream.read().strip())
+"""
+
+
+def data_lake(rucio_server, *, slug: str = "lake", login=None, **fields) -> DataLake:
+    login = login or rucio_server.portal
+    defaults = {"name": "Local Rucio", "server_url": rucio_server.url, "account": login.account,
+                "username": login.username, "password": login.password, "timeout_seconds": 10}
+    return DataLake.objects.create(slug=slug, **{**defaults, **fields})
+
+
+def reading_workflow():
+    notebook = new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters = new_code_cell("dataset_paths = []\nstaged_datasets = []")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, new_code_cell(READ_FILES), new_code_cell("print('not run')")]
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index}"
+    return make_workflow(json.loads(json.dumps(notebook)), path="read_rucio.ipynb", first_cells=3)
+
+
+def rule_facility(hub_facility, rucio_server, *, deadline: int = 60):
+    return hub_facility(staging_mode="rule", data_rse_expression=FACILITY_RSE, deadline=deadline,
+                        data_mount_path=str(rucio_server.rse_prefix(FACILITY_RSE)))
+
+
+def search_api(user, lake: DataLake, **body):
+    api = APIClient()
+    api.force_authenticate(user)
+    return api.post(f"/api/datalakes/{lake.slug}/search/", {"scope": SCOPE, **body}, format="json")
+
+
+def launch_from_lake(user, lake, facility, name: str) -> Checkout:
+    found = search_api(user, lake, name=name)
+    assert found.status_code == 200, found.json()
+    [dataset] = found.json()["results"]
+    services.cart_add_dataset(user=user, dataset_id=dataset["id"])
+    services.cart_choose_workflow(user=user, workflow_id=reading_workflow().pk)
+    services.cart_choose_facility(user=user, facility_slug=facility.slug, profile_slug="small")
+    return checkout_start(user=user)
+
+
+def assert_failed_at_staging_with_cart_restored(checkout: Checkout, reason: str,
+                                                code: str = "staging.failed") -> None:
+    """`staging.failed`: the data or the request is at fault; `staging.unavailable`: an outage."""
+    assert checkout.state == "failed", checkout.state
+    assert (checkout.failed_step, checkout.error_code) == ("staging", code)
+    assert reason in checkout.error_message, checkout.error_message
+    assert checkout.events.last().phase == "failed" and reason in checkout.events.last().message
+    cart = Cart.objects.get(user=checkout.user)
+    assert cart.frozen_by is None
+    assert [i.dataset_id for i in cart.items.all()] == [d["id"] for d in checkout.datasets]
+
+
+def retry(checkout: Checkout) -> Checkout:
+    api = APIClient()
+    api.force_authenticate(checkout.user)
+    assert api.post(f"/api/checkouts/{checkout.pk}/retry/").status_code == 202
+    return wait_for(checkout, timeout=180)
+
+
+def test_a_lake_dataset_is_replicated_and_read_by_the_notebook_by_its_mounted_path(
+        launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, files = rucio_dataset({"crab.csv": b"t,flux\n0,1.5\n", "vela.csv": b"t,flux\n0,2.5\n"})
+    user, lake = make_user(), data_lake(rucio_server)
+
+    facility = rule_facility(hub_facility, rucio_server)
+
+    checkout = wait_for(launch_from_lake(user, lake, facility, name), timeout=180)
+
+    assert checkout.state == "ready", checkout.error_message
+    staging = checkout.events.filter(phase="staging", data__source="rucio")
+    assert any("Replicated: 2 file(s)" in e.message for e in staging)
+    [staged] = checkout.staged
+    assert staged["did"] == f"{SCOPE}:{name}" and len(staged["files"]) == 2
+    assert all(f.startswith(str(rucio_server.rse_prefix(FACILITY_RSE))) for f in staged["files"])
+    saved = server_for(launch_env, checkout).get_notebook(checkout.remote_path)
+    printed = "".join(o.get("text", "") for c in saved["cells"] for o in c.get("outputs", []))
+    assert f"{SCOPE}:{name} {files[0]} -> t,flux\n0,1.5" in printed
+    assert f"{SCOPE}:{name} {files[1]} -> t,flux\n0,2.5" in printed
+    assert saved["metadata"]["esap"]["parameters"]["dataset_paths"] == [staged["location"]]
+
+
+def test_in_download_mode_the_worker_downloads_into_the_mount_path_and_the_notebook_reads_it(
+        launch_env, hub_facility, rucio_server, rucio_dataset, tmp_path):
+    name, files = rucio_dataset({"pulsar.csv": b"t,flux\n0,3.5\n"})
+    user, lake = make_user(), data_lake(rucio_server)
+    facility = hub_facility(staging_mode="download", data_mount_path=str(tmp_path))
+
+    checkout = wait_for(launch_from_lake(user, lake, facility, name), timeout=180)
+
+    assert checkout.state == "ready", checkout.error_message
+    [staged] = checkout.staged
+    assert staged["files"] == [str(tmp_path / SCOPE / name / files[0])] and "rule_id" not in staged
+    saved = server_for(launch_env, checkout).get_notebook(checkout.remote_path)
+    printed = "".join(o.get("text", "") for c in saved["cells"] for o in c.get("outputs", []))
+    assert f"{SCOPE}:{name} {files[0]} -> t,flux\n0,3.5" in printed
+
+
+def test_search_api_filters_by_metadata_and_refuses_an_unknown_lake(rucio_server, rucio_dataset):
+    tagged, _ = rucio_dataset(prefix="api", metadata={"project": "esap-api"})
+    rucio_dataset(prefix="api")
+    user, lake = make_user(), data_lake(rucio_server)
+
+    found = search_api(user, lake, name="api-*", metadata={"project": "esap-api"}).json()
+
+    assert [d["title"] for d in found["results"]] == [tagged]
+    assert found["results"][0]["metadata"]["instance"] == lake.slug
+    assert search_api(user, DataLake(slug="nowhere")).json()["error"] == "datalake.unknown"
+
+
+def test_the_search_api_says_when_the_lake_is_down(rucio_server):
+    user, lake = make_user(), data_lake(rucio_server, server_url=closed_port_url())
+
+    answer = search_api(user, lake, name="*")
+
+    assert answer.status_code == 503 and answer.json()["error"] == "datalake.unavailable"
+    assert "could not be reached" in answer.json()["detail"]
+
+
+# --- faults, each ending failed with the reason, the cart restored, and a retry ------------------------
+
+def test_fault_did_not_found_then_retry_once_it_exists(launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset()
+    user, lake = make_user(), data_lake(rucio_server)
+    facility = rule_facility(hub_facility, rucio_server)
+    checkout = launch_from_lake(user, lake, facility, name)
+    # The dataset vanishes from the lake between search and staging: the snapshot names another DID.
+    Checkout.objects.filter(pk=checkout.pk).update(datasets=[
+        {**checkout.datasets[0], "metadata": {**checkout.datasets[0]["metadata"], "name": f"{name}-gone"}}])
+
+    failed = wait_for(checkout)
+
+    assert_failed_at_staging_with_cart_restored(failed, "no such data identifier")
+    rucio_server.add_dataset(f"{name}-gone", {f"{name}-gone.csv": b"back"})
+    assert retry(failed).state == "ready"
+
+
+def test_fault_auth_refused_then_retry_after_the_operator_fixes_the_password(
+        launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset()
+    user, lake = make_user(), data_lake(rucio_server)
+    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name)
+    lake.password = "a-wrong-password"
+    lake.save()
+
+    failed = wait_for(checkout)
+
+    assert_failed_at_staging_with_cart_restored(failed, "refused the portal's login", "staging.unavailable")
+    assert "a-wrong-password" not in failed.error_message
+    lake.password = rucio_server.portal.password
+    lake.save()
+    assert retry(failed).state == "ready"
+
+
+@pytest.mark.parametrize("fault, reason", [("down", "could not be reached"),
+                                           ("hanging", "did not answer within 2 s")])
+def test_fault_rucio_down_or_hanging(launch_env, hub_facility, rucio_server, rucio_dataset, fault, reason):
+    name, _ = rucio_dataset()
+    user, lake = make_user(), data_lake(rucio_server)
+    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name)
+    with HangingSocket() as hanging:
+        lake.server_url = closed_port_url() if fault == "down" else hanging.url
+        lake.timeout_seconds = 2
+        lake.save()
+        failed = wait_for(checkout)
+    assert_failed_at_staging_with_cart_restored(failed, reason, "staging.unavailable")
+
+
+def test_fault_rule_stuck_after_failed_copies(launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset({"fail-copy.csv": b"never arrives"})
+    user, lake = make_user(), data_lake(rucio_server)
+
+    facility = rule_facility(hub_facility, rucio_server, deadline=90)
+
+    failed = wait_for(launch_from_lake(user, lake, facility, name),
+                      timeout=120)
+
+    assert_failed_at_staging_with_cart_restored(failed, "is STUCK")
+    assert "fail-copy" in failed.error_message
+
+
+def test_fault_rule_never_completing_before_the_facility_deadline(launch_env, hub_facility, rucio_server,
+                                                                  rucio_dataset):
+    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
+    user, lake = make_user(), data_lake(rucio_server)
+
+    facility = rule_facility(hub_facility, rucio_server, deadline=3)
+
+    failed = wait_for(launch_from_lake(user, lake, facility, name))
+
+    assert_failed_at_staging_with_cart_restored(failed, "still REPLICATING after 3 s")
+    progress = failed.events.filter(phase="staging", data__source="rucio", data__replicating=1)
+    assert progress.exists()
+
+
+def test_fault_quota_exceeded(launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset({"big.csv": b"more than the one byte allowed"})
+    user, lake = make_user(), data_lake(rucio_server, login=rucio_server.tight)
+
+    failed = wait_for(launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name))
+
+    assert_failed_at_staging_with_cart_restored(failed, "quota is exceeded")

@@ -1,0 +1,250 @@
+"""The Rucio adapter against a real Rucio server: it finds datasets, stages them by replication rule or by
+download, and turns every fault into a StagingError the user can read."""
+import logging
+import zlib
+from pathlib import Path
+
+import pytest
+
+from staging.sources import rucio
+from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget
+from tests.servers.rucio.clients import instance_for
+from tests.servers.rucio.faults import HangingSocket, closed_port_url
+from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE
+
+pytestmark = pytest.mark.rucio
+
+
+@pytest.fixture
+def lake(rucio_server):
+    return instance_for(rucio_server, rucio_server.portal)
+
+
+@pytest.fixture
+def source(lake):
+    return rucio.RucioSource(instances=lambda slug: lake)
+
+
+def refs(lake, *names: str) -> list[DatasetRef]:
+    return [DatasetRef(rucio.identifier(lake.slug, SCOPE, n),
+                       {"instance": lake.slug, "scope": SCOPE, "name": n})
+            for n in names]
+
+
+def rule_target(rucio_server, *, deadline: int = 60, mount_path: str = "") -> StagingTarget:
+    return StagingTarget(facility_slug="hub-b", staging_mode="rule", rse_expression=FACILITY_RSE,
+                         mount_path=mount_path or str(rucio_server.rse_prefix(FACILITY_RSE)),
+                         deadline_seconds=deadline)
+
+
+class Recorder(list):
+    def __call__(self, message, progress=None, **data):
+        self.append((message, progress, data))
+
+
+# --- finding datasets --------------------------------------------------------------------------------
+
+def test_search_finds_datasets_by_scope_and_name_pattern_with_their_sizes(rucio_server, lake, rucio_dataset):
+    name, files = rucio_dataset({"a.csv": b"12345", "b.csv": b"123"}, prefix="survey")
+
+    records = rucio.search(lake, scope=SCOPE, name=f"{name[:-1]}*")
+
+    record = next(r for r in records if r.title == name)
+    assert record.source == "rucio" and record.identifier == f"{lake.slug}/{SCOPE}:{name}"
+    assert record.size_bytes == 8
+    assert record.metadata == {"instance": lake.slug, "scope": SCOPE, "name": name, "did_type": "DATASET",
+                               "files": 2, "keywords": [SCOPE]}
+    assert "2 file(s)" in record.description
+
+
+def test_search_filters_by_metadata(rucio_server, lake, rucio_dataset):
+    tagged, _ = rucio_dataset(prefix="meta", metadata={"project": "esap-tagged", "datatype": "RAW"})
+    untagged, _ = rucio_dataset(prefix="meta")
+
+    found = rucio.search(lake, scope=SCOPE, name="meta-*", metadata={"project": "esap-tagged"})
+
+    titles = [r.title for r in found]
+    assert tagged in titles and untagged not in titles
+    record = next(r for r in rucio.search(lake, scope=SCOPE, name=tagged))
+    assert record.metadata["project"] == "esap-tagged" and record.metadata["datatype"] == "RAW"
+
+
+def test_list_files_gives_each_file_with_its_size_and_checksum(lake, rucio_dataset):
+    name, files = rucio_dataset({"one.txt": b"one", "two.txt": b"two!"})
+
+    listed = sorted(rucio.list_files(lake, SCOPE, name), key=lambda f: f.name)
+
+    assert [(f.name, f.bytes) for f in listed] == [(files[0], 3), (files[1], 4)]
+    assert listed[0].adler32 == f"{zlib.adler32(b'one'):08x}"
+
+
+# --- staging by replication rule ---------------------------------------------------------------------
+
+def test_rule_mode_replicates_to_the_facility_and_gives_mounted_paths(rucio_server, lake, source,
+                                                                      rucio_dataset):
+    name, files = rucio_dataset({"lc.csv": b"t,flux\n0,1.5\n", "meta.txt": b"crab"})
+    progress = Recorder()
+
+    [staged] = source.stage(refs(lake, name), target=rule_target(rucio_server), report=progress)
+
+    paths = staged.details["files"]
+    assert len(paths) == 2 and all(p.startswith(str(rucio_server.rse_prefix(FACILITY_RSE))) for p in paths)
+    assert sorted(Path(p).read_bytes() for p in paths) == [b"crab", b"t,flux\n0,1.5\n"]
+    assert staged.details["did"] == f"{SCOPE}:{name}" and staged.details["rse_expression"] == FACILITY_RSE
+    rule = rucio_server.client(rucio_server.portal).get_replication_rule(staged.details["rule_id"])
+    assert (rule["state"], rule["account"], rule["expires_at"] is not None) == ("OK", "esap", True)
+    assert progress[-1][1] == 100 and progress[-1][2]["ok"] == 2
+    assert any("replicating" in data for _, _, data in progress)
+
+
+def test_paths_are_mapped_from_the_rse_prefix_onto_the_mount_path(rucio_server, lake, source, rucio_dataset):
+    name, files = rucio_dataset({"x.txt": b"x"})
+
+    [staged] = source.stage(refs(lake, name), target=rule_target(rucio_server, mount_path="/data/lake"))
+
+    assert staged.location == f"/data/lake/{rucio_server.lfn2pfn(files[0])}"
+
+
+def test_staging_again_reuses_our_rule_instead_of_failing_on_duplicate_rule(rucio_server, lake, source,
+                                                                           rucio_dataset):
+    name, _ = rucio_dataset()
+    [first] = source.stage(refs(lake, name), target=rule_target(rucio_server))
+
+    [second] = source.stage(refs(lake, name), target=rule_target(rucio_server))
+
+    assert second.details["rule_id"] == first.details["rule_id"]
+    rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name)
+             if r["rse_expression"] == FACILITY_RSE]
+    assert len(rules) == 1
+
+
+def test_several_datasets_come_back_in_the_cart_order(rucio_server, lake, source, rucio_dataset):
+    first, _ = rucio_dataset()
+    second, _ = rucio_dataset()
+
+    staged = source.stage(refs(lake, second, first), target=rule_target(rucio_server))
+
+    assert [s.details["did"] for s in staged] == [f"{SCOPE}:{second}", f"{SCOPE}:{first}"]
+
+
+def test_a_cart_spanning_two_instances_is_staged_from_each(rucio_server, rucio_dataset):
+    lakes = {slug: instance_for(rucio_server, rucio_server.portal, slug=slug) for slug in ("east", "west")}
+    source = rucio.RucioSource(instances=lakes.__getitem__)
+    first, _ = rucio_dataset()
+    second, _ = rucio_dataset()
+
+    staged = source.stage(refs(lakes["west"], first) + refs(lakes["east"], second),
+                          target=rule_target(rucio_server))
+
+    assert [s.identifier for s in staged] == [f"west/{SCOPE}:{first}", f"east/{SCOPE}:{second}"]
+    assert all(Path(s.location).is_file() for s in staged)
+
+
+def test_mounted_path_refuses_a_pfn_outside_the_rse_prefix():
+    assert rucio.mounted_path("file:///rse/B/portal/ab/cd/f", "/rse/B/", "/mnt") == "/mnt/portal/ab/cd/f"
+    assert rucio.mounted_path("file:///rse/B/f", "/rse/B", "") == "file:///rse/B/f"
+    with pytest.raises(ValueError):
+        rucio.mounted_path("file:///rse/Bother/f", "/rse/B", "/mnt")
+
+
+# --- staging by download -----------------------------------------------------------------------------
+
+def test_download_mode_fetches_the_files_in_the_worker_and_verifies_them(lake, source, rucio_dataset,
+                                                                         tmp_path):
+    name, files = rucio_dataset({"a.txt": b"alpha", "b.txt": b"beta"})
+    target = StagingTarget("hub-d", staging_mode="download", mount_path=str(tmp_path))
+
+    [staged] = source.stage(refs(lake, name), target=target)
+
+    assert sorted(Path(p).read_bytes() for p in staged.details["files"]) == [b"alpha", b"beta"]
+    assert all(Path(p).parent == tmp_path / SCOPE / name for p in staged.details["files"])
+    [again] = source.stage(refs(lake, name), target=target)
+    assert again.details["files"] == staged.details["files"]
+
+
+# --- faults ------------------------------------------------------------------------------------------
+
+def test_fault_did_not_found(rucio_server, lake, source):
+    with pytest.raises(StagingError, match="no such data identifier") as failed:
+        source.stage(refs(lake, "no-such-dataset"), target=rule_target(rucio_server))
+    assert not isinstance(failed.value, SourceUnavailable)
+    assert failed.value.identifier == f"{lake.slug}/{SCOPE}:no-such-dataset"
+
+
+def test_fault_rucio_down(rucio_server, rucio_dataset, tmp_path):
+    name, _ = rucio_dataset()
+    down = rucio.RucioInstance("down", closed_port_url(), "esap", "u", "p", token_dir=str(tmp_path))
+    source = rucio.RucioSource(instances=lambda slug: down)
+
+    with pytest.raises(SourceUnavailable, match="could not be reached"):
+        source.stage(refs(down, name), target=rule_target(rucio_server))
+
+
+def test_fault_rucio_hanging_gives_up_after_the_instance_timeout(rucio_server, tmp_path):
+    with HangingSocket() as hanging:
+        hung = rucio.RucioInstance("hung", hanging.url, "esap", "u", "p", token_dir=str(tmp_path), timeout=1)
+        source = rucio.RucioSource(instances=lambda slug: hung)
+        with pytest.raises(SourceUnavailable, match="did not answer within 1 s"):
+            source.stage(refs(hung, "anything"), target=rule_target(rucio_server))
+
+
+def test_fault_auth_refused_without_showing_the_password(rucio_server, rucio_dataset):
+    name, _ = rucio_dataset()
+    wrong = instance_for(rucio_server, rucio_server.portal, slug="wrong-password")
+    wrong = rucio.RucioInstance(**{**wrong.__dict__, "password": "not-the-password"})
+    source = rucio.RucioSource(instances=lambda slug: wrong)
+
+    with pytest.raises(SourceUnavailable, match="refused the portal's login") as failed:
+        source.stage(refs(wrong, name), target=rule_target(rucio_server))
+    assert "not-the-password" not in str(failed.value) and "not-the-password" not in repr(wrong)
+
+
+def test_the_password_never_reaches_the_logs_even_at_debug(rucio_server, caplog, tmp_path):
+    login = rucio_server.portal
+    instance = rucio.RucioInstance("debug", rucio_server.url, login.account, login.username, login.password,
+                                   token_dir=str(tmp_path))
+    with caplog.at_level(logging.DEBUG):
+        rucio.connect(instance).whoami()
+
+    assert "X-Rucio-Password: [hidden]" in caplog.text
+    assert login.password not in caplog.text
+
+
+def test_fault_rule_stuck_after_failed_copies_reports_rucios_reason(rucio_server, lake, source,
+                                                                    rucio_dataset):
+    name, files = rucio_dataset({"good.txt": b"ok", "fail-copy.txt": b"never arrives"})
+
+    with pytest.raises(StagingError, match="is STUCK") as failed:
+        source.stage(refs(lake, name), target=rule_target(rucio_server, deadline=90))
+    assert "fail-copy" in failed.value.detail
+    assert "attempts" in failed.value.detail
+
+
+def test_fault_rule_never_completing_stops_at_the_facility_deadline(rucio_server, lake, source,
+                                                                    rucio_dataset):
+    name, _ = rucio_dataset({"never-copy.txt": b"stays put"})
+    progress = Recorder()
+
+    with pytest.raises(StagingError, match="still REPLICATING after 3 s") as failed:
+        source.stage(refs(lake, name), target=rule_target(rucio_server, deadline=3), report=progress)
+    assert "0 of 1 file(s)" in failed.value.detail
+    assert progress and progress[-1][2]["replicating"] == 1
+
+
+def test_fault_quota_exceeded(rucio_server, rucio_dataset):
+    name, _ = rucio_dataset({"big.txt": b"more than one byte"})
+    tight = instance_for(rucio_server, rucio_server.tight)
+    source = rucio.RucioSource(instances=lambda slug: tight)
+
+    with pytest.raises(StagingError, match="quota is exceeded"):
+        source.stage(refs(tight, name), target=rule_target(rucio_server))
+
+
+def test_an_unknown_instance_is_a_staging_error(rucio_server):
+    def nowhere(slug):
+        raise LookupError(slug)
+
+    with pytest.raises(SourceUnavailable, match="not configured"):
+        rucio.RucioSource(instances=nowhere).stage(
+            [DatasetRef("x/portal:y", {"instance": "x", "scope": "portal", "name": "y"})],
+            target=rule_target(rucio_server))

@@ -1,0 +1,114 @@
+"""Operators register data lakes (Rucio instances) with a write-only, encrypted password; users search a
+lake from a page or the REST API, and what is found becomes catalogue datasets they can put in the cart."""
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+from staging.datalakes import datalake_instance
+from staging.models import DataLake, Dataset
+from tests.factories import make_user
+from tests.servers.rucio.localrucio import SCOPE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_logged_in():
+    user = make_user(staff=True)
+    user.is_superuser = True
+    user.save()
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def lake_form(**overrides) -> dict:
+    form = {"name": "ESCAPE", "slug": "escape", "server_url": "https://rucio.example.org", "auth_url": "",
+            "account": "esap", "vo": "def", "auth_type": "userpass", "username": "esap-portal",
+            "password": "lake-PASSWORD-1", "timeout_seconds": "30", "request_retries": "3",
+            "rule_lifetime_seconds": "86400"}
+    return {**form, **overrides}
+
+
+def test_admin_adds_a_lake_with_an_encrypted_password_that_it_never_shows_again(admin_client_logged_in):
+    assert admin_client_logged_in.post("/admin/staging/datalake/add/", lake_form()).status_code == 302
+    lake = DataLake.objects.get(slug="escape")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT password FROM staging_datalake WHERE id = %s", [lake.pk])
+        assert "lake-PASSWORD-1" not in cursor.fetchone()[0]
+
+    page = admin_client_logged_in.get(f"/admin/staging/datalake/{lake.pk}/change/").content.decode()
+    assert "lake-PASSWORD-1" not in page
+    admin_client_logged_in.post(f"/admin/staging/datalake/{lake.pk}/change/",
+                                lake_form(name="Renamed", password=""))
+    lake.refresh_from_db()
+    assert lake.name == "Renamed" and lake.password == "lake-PASSWORD-1"
+
+
+def test_the_adapter_configuration_hides_the_password_and_changes_token_cache_with_the_login():
+    lake = DataLake.objects.create(**{k: v for k, v in lake_form().items() if k != "auth_url"})
+    before = datalake_instance(slug="escape")
+    lake.password = "rotated"
+    lake.save()
+    after = datalake_instance(slug="escape")
+
+    assert "lake-PASSWORD-1" not in repr(before)
+    assert before.token_dir != after.token_dir and "rotated" not in after.token_dir
+    with pytest.raises(LookupError):
+        datalake_instance(slug="nowhere")
+
+
+def test_only_logged_in_users_reach_lake_search():
+    assert APIClient().get("/api/datalakes/").status_code in (401, 403)
+    assert APIClient().post("/api/datalakes/escape/search/", {"scope": "x"}).status_code in (401, 403)
+    assert Client().get("/datasets/lake/").status_code == 302
+
+
+def test_the_search_api_refuses_malformed_input():
+    api = APIClient()
+    api.force_authenticate(make_user())
+    DataLake.objects.create(slug="escape", name="E", server_url="http://127.0.0.1:9", account="esap")
+
+    answer = api.post("/api/datalakes/escape/search/", {"scope": "bad scope!", "name": "a/b", "limit": 1000},
+                      format="json")
+
+    assert answer.status_code == 400 and {"scope", "name", "limit"} <= answer.json()["fields"].keys()
+
+
+@pytest.mark.rucio
+@pytest.mark.django_db(transaction=True)
+def test_the_search_page_lists_what_it_found_with_add_to_cart_buttons(rucio_server, rucio_dataset):
+    name, _ = rucio_dataset(prefix="page")
+    DataLake.objects.create(slug="lake", name="Local Rucio", server_url=rucio_server.url,
+                            account=rucio_server.portal.account, username=rucio_server.portal.username,
+                            password=rucio_server.portal.password)
+    client = Client()
+    client.force_login(make_user())
+
+    page = client.post("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "name": name, "metadata": ""})
+
+    dataset = Dataset.objects.get(source="rucio", identifier=f"lake/{SCOPE}:{name}")
+    html = page.content.decode()
+    assert f"{SCOPE}:{name}" in html and f'name="dataset" value="{dataset.pk}"' in html
+    bad = client.post("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "metadata": "no equals sign"})
+    assert "key=value" in bad.content.decode()
+
+
+@pytest.mark.rucio
+@pytest.mark.django_db(transaction=True)
+def test_operators_import_from_the_command_line(rucio_server, rucio_dataset):
+    name, _ = rucio_dataset(prefix="cmd", metadata={"datatype": "CMD"})
+    DataLake.objects.create(slug="lake", name="Local Rucio", server_url=rucio_server.url,
+                            account=rucio_server.portal.account, username=rucio_server.portal.username,
+                            password=rucio_server.portal.password)
+    out = io.StringIO()
+
+    call_command("datalake_import", "lake", "--scope", SCOPE, "--name", "cmd-*", "--meta", "datatype=CMD",
+                 stdout=out)
+
+    assert f"lake/{SCOPE}:{name}" in out.getvalue()
+    assert Dataset.objects.filter(source="rucio", identifier=f"lake/{SCOPE}:{name}").exists()
