@@ -30,7 +30,8 @@ def compare(name: str, baseline: tuple[str, Callable], measured: tuple[str, Call
         for label, action in (baseline, measured):
             samples[label].append(timed(action))
     base, ours = (statistics.median(samples[label]) * 1000 for label in (baseline[0], measured[0]))
-    print(f"{name:<34} {baseline[0]} {base:7.1f} ms | {measured[0]} {ours:7.1f} ms | ratio {ours / base:4.2f}")
+    print(f"{name:<34} {baseline[0]} {base:7.1f} ms | {measured[0]} {ours:7.1f} ms | "
+          f"ratio {ours / base:4.2f}")
 
 
 def main() -> None:
@@ -60,7 +61,8 @@ def run(base: str, repeat: int) -> None:
     adql = query.adql(limit=51)
     page = obscore_search(tap_url, ObsCoreQuery())
     ids = [row.publisher_did for row in page.rows]
-    compare("ObsCore cone+keywords, 1 page", ("pyvo run_sync", lambda: pyvo.dal.TAPService(tap_url).run_sync(adql)),
+    bare = pyvo.dal.TAPService(tap_url)
+    compare("ObsCore cone+keywords, 1 page", ("pyvo run_sync", lambda: bare.run_sync(adql)),
             ("adapter", lambda: obscore_search(tap_url, query)), repeat)
     compare("same page, async UWS vs sync", ("sync", lambda: obscore_search(tap_url, query)),
             ("async", lambda: obscore_search(tap_url, query, async_threshold=1)), repeat)

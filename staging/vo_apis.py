@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 from staging import vo_services
 from staging.apis import CartItemOutputSerializer
 
-QUERY_FIELDS = ("ra", "dec", "radius", "band_min", "band_max", "time_min", "time_max", "collection", "keywords")
+QUERY_FIELDS = ("ra", "dec", "radius", "band_min", "band_max", "time_min", "time_max", "collection",
+                "keywords")
 
 
 class VOServiceOutputSerializer(serializers.Serializer):
@@ -81,6 +82,7 @@ class VORegistrySearchApi(APIView):
                    responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         service = vo_services.vo_service_get(slug=slug)
-        found = vo_services.vo_registry_search(service=service, keywords=request.query_params.get("keywords", ""),
-                                               servicetype=request.query_params.get("servicetype", "tap"))
+        found = vo_services.vo_registry_search(
+            service=service, keywords=request.query_params.get("keywords", ""),
+            servicetype=request.query_params.get("servicetype", "tap"))
         return Response({"service": service.slug, "results": [asdict(record) for record in found]})

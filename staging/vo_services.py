@@ -41,7 +41,8 @@ def vo_query_parse(*, params: dict[str, Any]) -> vo.ObsCoreQuery:
         raise UserError("vo.query", detail=str(error)) from error
 
 
-def vo_search(*, service: VOService, params: dict[str, Any], page: int = 1, page_size: int = 50) -> VOSearchResult:
+def vo_search(*, service: VOService, params: dict[str, Any], page: int = 1,
+              page_size: int = 50) -> VOSearchResult:
     """One page of a TAP service's ObsCore rows, or an SIA2 service's images (one page, at most 200)."""
     query = vo_query_parse(params=params)
     with _translated(service):

@@ -27,10 +27,11 @@ def vo_search_page(request):
             service = vo_services.vo_service_get(slug=context["slug"])
             if service.kind == VOService.Kind.REGISTRY:
                 context["registry"] = vo_services.vo_registry_search(
-                    service=service, keywords=params["keywords"], servicetype=request.GET.get("servicetype", "tap"))
+                    service=service, keywords=params["keywords"],
+                    servicetype=request.GET.get("servicetype", "tap"))
             else:
-                context["result"] = vo_services.vo_search(service=service, params=params, page=max(page_number, 1),
-                                                          page_size=PAGE_SIZE)
+                context["result"] = vo_services.vo_search(service=service, params=params,
+                                                          page=max(page_number, 1), page_size=PAGE_SIZE)
         except VOService.DoesNotExist:
             context["error"] = "No such VO service."
         except EsapError as error:

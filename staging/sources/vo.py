@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import requests
 
 from staging.sources.base import (
-    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, register,
-    silent,
+    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget,
+    register, silent,
 )
 from staging.sources.vo_query import COLUMNS, ObsCoreQuery, VOQueryError, clean_text
 
@@ -319,7 +319,8 @@ def _direct_url(ref: DatasetRef) -> str:
     if not url:
         raise StagingError(ref.identifier, "its catalogue entry has no DataLink service and no access URL")
     if DATALINK_FORMAT in fmt:
-        raise StagingError(ref.identifier, "its access URL is a DataLink document; no DataLink service is known")
+        raise StagingError(ref.identifier, "its access URL is a DataLink document and no DataLink service "
+                                           "is known")
     return url
 
 

@@ -63,7 +63,8 @@ def test_search_by_position_pages_through_results(api, tap):
 
 def test_adding_a_result_records_service_query_and_row(api, tap, vo_server):
     added = api.post("/api/vo/services/fixture-tap/cart/",
-                     {"publisher_did": FIELD_A_V, "query": {"ra": 10, "dec": 20, "radius": 0.2}}, format="json")
+                     {"publisher_did": FIELD_A_V, "query": {"ra": 10, "dec": 20, "radius": 0.2}},
+                     format="json")
     assert added.status_code == 201, added.json()
     dataset = Dataset.objects.get(source="vo", identifier=FIELD_A_V)
     assert dataset.metadata["service_url"] == vo_server.tap_url
@@ -75,13 +76,15 @@ def test_adding_a_result_records_service_query_and_row(api, tap, vo_server):
 
 
 def test_an_identifier_the_service_does_not_have_is_refused(api, tap):
-    answer = api.post("/api/vo/services/fixture-tap/cart/", {"publisher_did": "ivo://x/forged"}, format="json")
+    answer = api.post("/api/vo/services/fixture-tap/cart/", {"publisher_did": "ivo://x/forged"},
+                      format="json")
     assert answer.status_code == 400 and answer.json()["error"] == "vo.not_found"
     assert not Dataset.objects.filter(source="vo").exists()
 
 
 def test_registry_search_lists_services(api, registry, vo_server):
-    found = api.get("/api/vo/services/fixture-rr/registry/", {"keywords": "fixture", "servicetype": "sia2"}).json()
+    found = api.get("/api/vo/services/fixture-rr/registry/",
+                    {"keywords": "fixture", "servicetype": "sia2"}).json()
     assert [r["access_url"] for r in found["results"]] == [vo_server.sia2_url]
 
 
@@ -141,8 +144,8 @@ def test_fault_malformed_votable_is_a_503_naming_it(api, alice):
 def test_fault_invalid_or_hostile_parameters_are_a_400_with_the_reason(api, tap, alice):
     kept = _cart_with_one_dataset(alice)
     bad = api.get("/api/vo/services/fixture-tap/search/", {"ra": "1; DROP TABLE x", "dec": 0, "radius": 1})
-    assert bad.status_code == 400 and bad.json() == {"error": "vo.query",
-                                                     "detail": "The VO search cannot be run: ra must be a number."}
+    assert bad.status_code == 400
+    assert bad.json() == {"error": "vo.query", "detail": "The VO search cannot be run: ra must be a number."}
     hostile = api.get("/api/vo/services/fixture-tap/search/", {"collection": "x' OR ''='"})
     assert hostile.status_code == 200 and hostile.json()["results"] == []
     assert "obs_collection = 'x'' OR ''''='''" in hostile.json()["adql"]
@@ -164,7 +167,8 @@ def browser_client(alice):
 
 def test_page_searches_and_adds_to_the_cart(browser_client, tap, alice):
     page = browser_client.get("/vo/", {"service": "fixture-tap", "ra": "10", "dec": "20", "radius": "0.2"})
-    assert page.status_code == 200 and FIELD_A_V.encode() in page.content and FIELD_B_V.encode() not in page.content
+    assert page.status_code == 200
+    assert FIELD_A_V.encode() in page.content and FIELD_B_V.encode() not in page.content
     added = browser_client.post("/vo/add/", {"service": "fixture-tap", "publisher_did": FIELD_A_V, "ra": "10",
                                              "dec": "20", "radius": "0.2"}, follow=True)
     assert b"Added to your cart." in added.content
@@ -192,7 +196,8 @@ def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
 def test_anonymous_visitors_can_search_but_not_add(client, tap):
     assert b"Fixture TAP" in client.get("/vo/").content
     page = client.get("/vo/", {"service": "fixture-tap"})
-    assert page.status_code == 200 and FIELD_A_V.encode() in page.content and b"Add to cart" not in page.content
+    assert page.status_code == 200
+    assert FIELD_A_V.encode() in page.content and b"Add to cart" not in page.content
     refused = client.post("/vo/add/", {"service": "fixture-tap", "publisher_did": FIELD_A_V})
     assert refused.status_code == 302 and "/accounts/login/" in refused["Location"]
     assert not Dataset.objects.filter(source="vo").exists()

@@ -5,7 +5,8 @@ registry describing it.
 Used by the pytest fixture (once per run) and by hand:
     python -m tests.servers.vo.dachs        (prints the base URL, stops on Ctrl-C)
 As root, PostgreSQL and DaCHS run as the unprivileged system user `esapvo` (created when missing); as a
-normal user they run as that user. No pytest here, and only the standard library: it also runs on Debian's /usr/bin/python3.
+normal user they run as that user. No pytest here, and only the standard library: it also runs on
+Debian's /usr/bin/python3.
 """
 import argparse
 import grp
@@ -53,7 +54,8 @@ class LocalDaCHS:
     """`start()` returns once `/tap/availability` answers; `stop()` stops both servers by process group
     and removes the state directory."""
 
-    def __init__(self, *, port: int | None = None, pg_port: int | None = None, start_timeout: float = 120) -> None:
+    def __init__(self, *, port: int | None = None, pg_port: int | None = None,
+                 start_timeout: float = 120) -> None:
         self.port, self.pg_port = port or free_port(), pg_port or free_port()
         self.start_timeout = start_timeout
         self.run_as = SERVICE_USER if os.geteuid() == 0 else None
@@ -105,7 +107,8 @@ class LocalDaCHS:
             _ensure_system_user(self.run_as)
         shutil.copytree(HERE / "inputs", self.root / "inputs")
         self.pg_dir.mkdir()
-        self._run([SYSTEM_PYTHON, str(HERE / "make_fits.py"), str(self.root / "inputs/vofix/data")], as_user=False)
+        images = self.root / "inputs/vofix/data"
+        self._run([SYSTEM_PYTHON, str(HERE / "make_fits.py"), str(images)], as_user=False)
         (self.root / "inputs/vofixrr/rows.json").write_text(_registry_rows(self.url))
         if self.run_as:
             user = pwd.getpwnam(self.run_as)
@@ -118,14 +121,14 @@ class LocalDaCHS:
                    "--locale=C.UTF-8", "--no-sync"])
         with (self.pg_dir / "postgres.log").open("wb") as log:
             self._postgres = subprocess.Popen(
-                self._as_user([str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.pg_port), "-h", "127.0.0.1",
-                               "-k", str(self.pg_dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                               "-c", "full_page_writes=off"]),
+                self._as_user([str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.pg_port),
+                               "-h", "127.0.0.1", "-k", str(self.pg_dir), "-c", "fsync=off",
+                               "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
-        while subprocess.run(self._as_user(["createdb", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", self.user,
-                                            "--encoding=UTF-8", "--template", "template0", "gavo"]),
-                             capture_output=True, check=False).returncode != 0:
+        createdb = self._as_user(["createdb", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", self.user,
+                                  "--encoding=UTF-8", "--template", "template0", "gavo"])
+        while subprocess.run(createdb, capture_output=True, check=False).returncode != 0:
             if self._postgres.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not start: {self._tail(self.pg_dir / 'postgres.log')}")
             time.sleep(0.1)
@@ -162,8 +165,9 @@ class LocalDaCHS:
         (signals, never names: an inherited "ignore SIGINT" from a background shell cannot block this)."""
         _stop_group(self._dachs, signal.SIGTERM)
         if self._postgres and self._postgres.poll() is None:
-            subprocess.run(self._as_user([str(PG_BIN / "pg_ctl"), "-D", str(self.pg_dir / "data"), "-m", "fast",
-                                          "-w", "-t", "30", "stop"]), capture_output=True, check=False)
+            stop = [str(PG_BIN / "pg_ctl"), "-D", str(self.pg_dir / "data"), "-m", "fast", "-w", "-t", "30",
+                    "stop"]
+            subprocess.run(self._as_user(stop), capture_output=True, check=False)
         _stop_group(self._postgres, signal.SIGTERM)
         shutil.rmtree(self.state, ignore_errors=True)
 
@@ -185,8 +189,9 @@ class LocalDaCHS:
         self._run(["dachs", *args])
 
     def _run(self, command: list[str], as_user: bool = True) -> None:
-        done = subprocess.run(self._as_user(command) if as_user else command, cwd=self.root if self.root.exists()
-                              else self.state, env=self._env(), capture_output=True, text=True, check=False)
+        done = subprocess.run(self._as_user(command) if as_user else command,
+                              cwd=self.root if self.root.exists() else self.state, env=self._env(),
+                              capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-2000:]}"
                                f"\n{done.stderr[-3000:]}")
@@ -210,8 +215,8 @@ def _ensure_system_user(name: str) -> None:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        name], check=True, capture_output=True)
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
 
 
 def _stop_group(process: subprocess.Popen | None, signum: int) -> None:
@@ -244,7 +249,8 @@ def main() -> None:
     if reason := missing():
         raise SystemExit(reason)
     server = LocalDaCHS(port=args.port).start()
-    print(f"DaCHS at {server.url} (TAP {server.tap_url}); started in {server.timings['total']:.1f} s", flush=True)
+    print(f"DaCHS at {server.url} (TAP {server.tap_url}); started in {server.timings['total']:.1f} s",
+          flush=True)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

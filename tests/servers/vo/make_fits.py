@@ -36,7 +36,8 @@ def write(folder: Path) -> list[Path]:
     for seed, (name, ra, dec, band, target, date_obs, exptime) in enumerate(IMAGES):
         pixels = numpy.random.default_rng(seed).normal(100.0, 5.0, (SIZE, SIZE)).astype("float32")
         path = folder / f"{name}.fits"
-        fits.PrimaryHDU(pixels, header(ra, dec, band, target, date_obs, exptime)).writeto(path, overwrite=True)
+        hdu = fits.PrimaryHDU(pixels, header(ra, dec, band, target, date_obs, exptime))
+        hdu.writeto(path, overwrite=True)
         written.append(path)
     return written
 

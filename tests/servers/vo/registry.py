@@ -19,17 +19,19 @@ def _resource(ivoid: str, short_name: str, title: str, description: str) -> dict
 def _service(ivoid: str, standard_id: str, cap_type: str, access_url: str) -> tuple[dict, dict]:
     capability = {"ivoid": ivoid, "cap_index": 1, "cap_name": None, "cap_type": cap_type,
                   "cap_description": None, "standard_id": standard_id}
-    interface = {"ivoid": ivoid, "cap_index": 1, "intf_index": 1, "intf_type": "vs:paramhttp", "intf_role": "std",
-                 "std_version": None, "query_type": None, "result_type": None, "wsdl_url": None,
-                 "url_use": "base", "access_url": access_url, "mirror_url": None, "authenticated_only": 0}
+    interface = {"ivoid": ivoid, "cap_index": 1, "intf_index": 1, "intf_type": "vs:paramhttp",
+                 "intf_role": "std", "std_version": None, "query_type": None, "result_type": None,
+                 "wsdl_url": None, "url_use": "base", "access_url": access_url, "mirror_url": None,
+                 "authenticated_only": 0}
     return capability, interface
 
 
 def rows_json(base_url: str, authority: str) -> str:
     tap, sia2 = f"ivo://{authority}/tap", f"ivo://{authority}/sia2"
-    tap_capability, tap_interface = _service(tap, "ivo://ivoa.net/std/tap", "tr:tableaccess", f"{base_url}/tap")
-    sia_capability, sia_interface = _service(sia2, "ivo://ivoa.net/std/sia#query-2.0", "sia:simpleimageaccess",
-                                             f"{base_url}{SIA2_PATH}")
+    tap_capability, tap_interface = _service(tap, "ivo://ivoa.net/std/tap", "tr:tableaccess",
+                                             f"{base_url}/tap")
+    sia_capability, sia_interface = _service(sia2, "ivo://ivoa.net/std/sia#query-2.0",
+                                             "sia:simpleimageaccess", f"{base_url}{SIA2_PATH}")
     return json.dumps({
         "resource": [
             _resource(tap, "esap TAP", "esap fixture TAP service",

@@ -70,7 +70,8 @@ def test_a_download_facility_gets_copies_in_its_storage_and_the_notebook_opens_t
     assert all(f"opened {p}" in printed for p in copies) and "Field A R (20, 20)" in printed
 
 
-def test_fault_datalink_service_down_fails_staging_with_the_cause_and_keeps_the_cart(launch_env, hub_facility):
+def test_fault_datalink_service_down_fails_staging_with_the_cause_and_keeps_the_cart(launch_env,
+                                                                                      hub_facility):
     user, facility = make_user(), hub_facility()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

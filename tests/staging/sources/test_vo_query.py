@@ -9,8 +9,9 @@ def test_every_constraint_becomes_one_adql_condition_in_obscore_units():
                                       "band_max": 6e-7, "time_min": 60000, "time_max": "60100",
                                       "collection": "esap-fixture", "keywords": "crab nebula"})
     assert query.adql(limit=26, offset=25) == (
-        "SELECT TOP 26 obs_publisher_did, obs_collection, obs_title, dataproduct_type, target_name, s_ra, s_dec, "
-        "t_min, t_max, em_min, em_max, access_url, access_format, access_estsize FROM ivoa.obscore WHERE "
+        "SELECT TOP 26 obs_publisher_did, obs_collection, obs_title, dataproduct_type, target_name, "
+        "s_ra, s_dec, t_min, t_max, em_min, em_max, access_url, access_format, access_estsize "
+        "FROM ivoa.obscore WHERE "
         "1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 10.0, 20.0, 0.5)) AND em_max >= 5e-07 AND "
         "em_min <= 6e-07 AND t_max >= 60000.0 AND t_min <= 60100.0 AND obs_collection = 'esap-fixture' AND "
         "(obs_title ILIKE '%crab%' OR target_name ILIKE '%crab%') AND "
