@@ -61,8 +61,10 @@ def run(base: str, repeat: int) -> None:
     adql = query.adql(limit=51)
     page = obscore_search(tap_url, ObsCoreQuery())
     ids = [row.publisher_did for row in page.rows]
-    bare = pyvo.dal.TAPService(tap_url)
-    compare("ObsCore cone+keywords, 1 page", ("pyvo run_sync", lambda: bare.run_sync(adql)),
+    def bare() -> object:  # a fresh service and session per call, as the adapter makes
+        return pyvo.dal.TAPService(tap_url).run_sync(adql)
+
+    compare("ObsCore cone+keywords, 1 page", ("pyvo run_sync", bare),
             ("adapter", lambda: obscore_search(tap_url, query)), repeat)
     compare("same page, async UWS vs sync", ("sync", lambda: obscore_search(tap_url, query)),
             ("async", lambda: obscore_search(tap_url, query, async_threshold=1)), repeat)
