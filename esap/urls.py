@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from esap import health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
+from staging import vo_apis, vo_views
 from workflows import apis as workflow_apis, views as workflow_views
 
 api = [
@@ -33,6 +34,10 @@ api = [
     path("checkouts/<uuid:pk>/events/", staging_apis.CheckoutEventsApi.as_view(), name="api-checkout-events"),
     path("checkouts/<uuid:pk>/retry/", staging_apis.CheckoutRetryApi.as_view(), name="api-checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_apis.CheckoutCancelApi.as_view(), name="api-checkout-cancel"),
+    path("vo/services/", vo_apis.VOServiceListApi.as_view(), name="api-vo-service-list"),
+    path("vo/services/<slug:slug>/search/", vo_apis.VOSearchApi.as_view(), name="api-vo-search"),
+    path("vo/services/<slug:slug>/cart/", vo_apis.VOCartAddApi.as_view(), name="api-vo-cart-add"),
+    path("vo/services/<slug:slug>/registry/", vo_apis.VORegistrySearchApi.as_view(), name="api-vo-registry"),
     path("tokens/", tokens.TokenListApi.as_view(), name="api-token-list"),
     path("tokens/<int:pk>/", tokens.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -57,6 +62,8 @@ pages = [
     path("checkouts/<uuid:pk>/", staging_views.checkout_page, name="checkout-detail"),
     path("checkouts/<uuid:pk>/receipt/", staging_views.checkout_receipt_page, name="checkout-receipt"),
     path("launch/", staging_views.launch_link_page, name="launch-link"),
+    path("vo/", vo_views.vo_search_page, name="vo-search"),
+    path("vo/add/", vo_views.vo_cart_add_page, name="vo-cart-add"),
     path("account/tokens/", tokens.token_page, name="account-tokens"),
     path("account/tokens/<int:pk>/revoke/", tokens.token_revoke_page, name="account-token-revoke"),
     path("checkouts/<uuid:pk>/stream/", staging_views.checkout_stream, name="checkout-stream"),

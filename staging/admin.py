@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset
+from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset, VOService
 
 
 @admin.register(Dataset)
@@ -66,4 +66,8 @@ class DataLakeAdminForm(forms.ModelForm):
 class DataLakeAdmin(admin.ModelAdmin):
     form = DataLakeAdminForm
     list_display = ["name", "slug", "server_url", "account"]
+@admin.register(VOService)
+class VOServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "kind", "url", "needs_internet", "enabled"]
+    list_filter = ["kind", "needs_internet", "enabled"]
     prepopulated_fields = {"slug": ["name"]}

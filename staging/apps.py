@@ -6,7 +6,12 @@ class StagingConfig(AppConfig):
     verbose_name = "Datasets, carts and checkouts"
 
     def ready(self) -> None:
-        from staging.sources import local  # noqa: F401  (registers the built-in source)
+        from django.conf import settings
+
+        from esap.http import check_outbound_url
         from staging.datalakes import register_source
+        from staging.sources import local, vo  # noqa: F401  (registers the built-in and VO sources)
 
         register_source()
+        vo.vo_source.url_policy = lambda url: check_outbound_url(
+            url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)

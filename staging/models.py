@@ -155,3 +155,29 @@ class DataLake(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class VOService(models.Model):
+    """A Virtual Observatory service the portal searches: a TAP service with an ObsCore table, an SIA2
+    service, or a RegTAP registry. Operators add them in the admin; the demo lists public ones."""
+
+    class Kind(models.TextChoices):
+        TAP = "tap", "TAP (ObsCore)"
+        SIA2 = "sia2", "SIA2 image search"
+        REGISTRY = "registry", "RegTAP registry"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.TAP)
+    url = models.URLField(max_length=1000, help_text="The service's base URL (TAP: the one ending in /tap).")
+    description = models.TextField(blank=True)
+    needs_internet = models.BooleanField(default=False, help_text="A public service: usable only where the "
+                                                                  "portal can reach the internet.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = "VO service"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from facilities.models import Facility, ServerProfile, Visibility
+from esap.demo.vo import load_vo_services
 from staging.services import dataset_upsert
 from staging.sources.local import local_source
 from workflows.models import Workflow
@@ -21,6 +22,7 @@ WORKFLOWS = [
     ("light_curve_summary.ipynb", "time series, pulsar, photometry, periodogram", 3),
     ("catalogue_overview.ipynb", "catalogue, stars, galaxies, table", 4),
     ("peek_at_files.ipynb", "quick look, files, check", 3),
+    ("open_vo_images.ipynb", "virtual observatory, vo, fits, images, obscore", 3),
 ]
 
 
@@ -53,10 +55,11 @@ def load_demo(*, hub_url: str, hub_token: str) -> dict[str, int]:
     for filename, keywords, first_cells in WORKFLOWS:
         _upsert_workflow(filename, keywords, first_cells)
     datasets = [dataset_upsert(record=record) for record in local_source.scan()]
+    vo_services = load_vo_services()
     _ensure_user(*DEMO_USER, staff=False)
     _ensure_user(*DEMO_ADMIN, staff=True)
     return {"facilities": Facility.objects.count(), "workflows": Workflow.objects.count(),
-            "datasets": len(datasets)}
+            "datasets": len(datasets), "vo_services": vo_services}
 
 
 def _upsert_facility(spec: dict) -> None:

@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from facilities.models import Facility
-from staging.models import Dataset
+from staging.models import Dataset, VOService
 from staging.sources.base import DatasetRef, StagingTarget
 from staging.sources.local import local_source
 from workflows.models import Workflow
@@ -17,7 +17,10 @@ def test_demo_load_creates_facilities_workflows_datasets_and_logins(capsys):
     call_command("demo_load")
 
     assert Facility.objects.filter(slug__in=["local", "local-drills", "swan-example"]).count() == 3
-    assert Workflow.objects.count() == 3
+    assert Workflow.objects.count() == 4
+    assert Workflow.objects.get(slug="demo-open-vo-images").parameter_names == {
+        "datasets", "dataset_paths", "staged_datasets"}
+    assert VOService.objects.filter(needs_internet=True).count() == 5  # public ones, never used by tests
     light_curves = Workflow.objects.get(slug="demo-light-curve-summary")
     assert light_curves.parameter_names == {"datasets", "dataset_paths", "facility", "profile"}
     assert Dataset.objects.filter(source="local").count() == len(local_source.scan()) >= 5

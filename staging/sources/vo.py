@@ -1,0 +1,453 @@
+"""The Virtual Observatory data source: every pyvo call of the portal lives here (the queries themselves
+are built in vo_query.py).
+
+Searches ObsCore tables over TAP (position, radius, band, time, collection, keywords; paged with ORDER BY +
+OFFSET, async above a size threshold), SIA2 services and RegTAP registries; at checkout it resolves each
+dataset's DataLink `#this` links (one batched request per DataLink service) into concrete access URLs.
+ADQL is built only from validated numbers and pyvo's SQL literal escaping, never by pasting user text.
+No Django here: plain values in, dataclasses out. pyvo (and astropy behind it) is imported on first use:
+it costs about a second of start-up that every portal process and worker would otherwise pay.
+"""
+import hashlib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from staging.sources.base import (
+    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget,
+    register, silent,
+)
+from staging.sources.vo_query import COLUMNS, ObsCoreQuery, VOQueryError, clean_text
+
+KIND = "vo"
+THIS = "#this"
+DATALINK_STANDARD = "ivo://ivoa.net/std/datalink#links"
+DATALINK_FORMAT = "content=datalink"
+MAX_PAGE_SIZE = 1000
+ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS) job
+TIMEOUT = 30.0
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
+MJD_FAR_FUTURE = 100_000.0  # 2132: an open upper time bound for SIA2, which wants two ends
+
+
+
+class VOServiceError(Exception):
+    """The service is down, too slow, or answered something that is not a valid VOTable."""
+
+
+@dataclass(frozen=True)
+class ObsCoreRow:
+    publisher_did: str
+    title: str
+    collection: str
+    dataproduct_type: str
+    target_name: str
+    access_url: str
+    access_format: str
+    size_bytes: int | None
+    ra: float | None = None
+    dec: float | None = None
+    t_min: float | None = None
+    t_max: float | None = None
+    em_min: float | None = None
+    em_max: float | None = None
+
+
+@dataclass(frozen=True)
+class ObsCorePage:
+    rows: list[ObsCoreRow]
+    page: int
+    page_size: int
+    has_next: bool
+    adql: str
+    datalink_url: str = ""  # the DataLink service the TAP result names (service descriptor), if any
+    job_url: str = ""  # the UWS job, when the search ran asynchronously
+
+
+@dataclass(frozen=True)
+class RegistryRecord:
+    ivoid: str
+    title: str
+    access_url: str
+    servicetype: str
+    description: str = ""
+
+
+def obscore_search(tap_url: str, query: ObsCoreQuery, *, page: int = 1, page_size: int = 50,
+                   async_threshold: int = ASYNC_THRESHOLD, timeout: float = TIMEOUT) -> ObsCorePage:
+    """One page of ObsCore rows, ordered by publisher DID; asks for one row more to know if a next exists."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE or page < 1:
+        raise VOQueryError(f"page must be 1 or more and page_size from 1 to {MAX_PAGE_SIZE}.")
+    adql = query.adql(limit=page_size + 1, offset=(page - 1) * page_size)
+    result, job_url = _run_tap(tap_url, adql, run_async=page_size >= async_threshold, timeout=timeout,
+                               maxrec=page_size + 1)
+    rows = [_row(record) for record in result]
+    return ObsCorePage(rows[:page_size], page, page_size, len(rows) > page_size, adql, _datalink_url(result),
+                       job_url)
+
+
+def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
+    """The service's current rows for these identifiers (the cart trusts the service, not the browser)."""
+    from pyvo.registry.rtcons import make_sql_literal
+
+    listed = ", ".join(make_sql_literal(clean_text("publisher_did", did)) for did in publisher_dids)
+    adql = f"SELECT {', '.join(COLUMNS)} FROM ivoa.obscore WHERE obs_publisher_did IN ({listed})"
+    result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout, maxrec=max(len(publisher_dids), 1))
+    rows = [_row(record) for record in result]
+    return ObsCorePage(rows, 1, max(len(rows), 1), False, adql, _datalink_url(result))
+
+
+def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
+                timeout: float = TIMEOUT) -> ObsCorePage:
+    """Images through SIA2 (its answers are ObsCore rows), one page of at most `maxrec`. Keywords are not
+    part of SIA2 and are refused."""
+    if query.keywords:
+        raise VOQueryError("SIA2 services cannot search by keywords; use a TAP service.")
+    arguments: dict[str, Any] = {"maxrec": maxrec}
+    if query.radius is not None:
+        arguments["pos"] = (query.ra, query.dec, query.radius)
+    if query.band_min is not None or query.band_max is not None:
+        arguments["band"] = (query.band_min or 0.0, query.band_max or math.inf)
+    if query.time_min is not None or query.time_max is not None:
+        from astropy.time import Time
+
+        low, high = query.time_min or 0.0, query.time_max or MJD_FAR_FUTURE
+        arguments["time"] = (Time(low, format="mjd"), Time(high, format="mjd"))
+    if query.collection:
+        arguments["collection"] = query.collection
+    return _sia2(sia2_url, arguments, timeout)
+
+
+def sia2_rows(sia2_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
+    """The SIA2 service's current rows for these identifiers (SIA2's ID parameter)."""
+    ids = [clean_text("publisher_did", did) for did in publisher_dids]
+    return _sia2(sia2_url, {"publisher_did": ids, "maxrec": max(len(ids), 1)}, timeout)
+
+
+def _sia2(sia2_url: str, arguments: dict[str, Any], timeout: float) -> ObsCorePage:
+    import pyvo
+
+    with _translated(sia2_url):
+        service = pyvo.dal.SIA2Service(sia2_url, session=_session(timeout), check_baseurl=False)
+        result = service.search(**arguments)
+        rows = [_row(record) for record in result]
+        return ObsCorePage(rows, 1, max(len(rows), 1), False, adql="", datalink_url=_datalink_url(result))
+
+
+def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "tap", maxrec: int = 100,
+                    timeout: float = TIMEOUT) -> list[RegistryRecord]:
+    """TAP or SIA2 services a RegTAP registry knows, by keywords. pyvo builds the RegTAP query; it runs
+    against the registry given here, not pyvo's process-wide default."""
+    import pyvo
+    from pyvo.registry import regtap
+
+    if servicetype not in ("tap", "sia2"):
+        raise VOQueryError("servicetype must be 'tap' or 'sia2'.")
+    constraints: list[Any] = [pyvo.registry.Servicetype(servicetype)]
+    if words := clean_text("keywords", keywords).split():
+        constraints.append(pyvo.registry.Freetext(*words))
+    with _translated(regtap_url):
+        session = _session(timeout)
+        service = pyvo.dal.TAPService(regtap_url, session=session)
+        adql = regtap.get_RegTAP_query(*constraints, service=service)
+        found = regtap.RegistryQuery(regtap_url, adql, maxrec=maxrec, session=session).execute()
+        return [_registry_record(resource, servicetype) for resource in found]
+
+
+def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT) -> dict[str, list[str]]:
+    """The `#this` access URLs of each identifier, asked for in batches: one request with every identifier,
+    then the remainder again when a service answers only part of a batch (DaCHS's ObsCore DataLink answers
+    one ID per request). An identifier without a `#this` link (or with an error row) raises StagingError."""
+    found: dict[str, list[str]] = {identifier: [] for identifier in ids}
+    errors: dict[str, str] = {}
+    pending = list(found)
+    while pending:
+        answered = _datalink_batch(datalink_url, pending, found, errors, timeout)
+        if not answered:
+            break
+        pending = [identifier for identifier in pending if identifier not in answered]
+    for identifier, urls in found.items():
+        if not urls:
+            raise StagingError(identifier, errors.get(identifier) or
+                               f"the DataLink service {datalink_url} lists no {THIS} link for it")
+    return found
+
+
+def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[str]], errors: dict[str, str],
+                    timeout: float) -> set[str]:
+    """One DataLink request; fills `found` and `errors`, returns the identifiers the answer covered."""
+    import pyvo
+
+    answered: set[str] = set()
+    with _translated(datalink_url):
+        links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=_session(timeout)).execute()
+        for link in links:
+            identifier = str(link["ID"])
+            if identifier not in found:
+                continue
+            answered.add(identifier)
+            if link["error_message"]:
+                errors[identifier] = str(link["error_message"])
+            elif link["semantics"] == THIS and link["access_url"]:
+                found[identifier].append(str(link["access_url"]))
+    return answered
+
+
+def dataset_record(*, service_url: str, query: ObsCoreQuery, row: ObsCoreRow, datalink_url: str = "",
+                   service_name: str = "") -> DatasetRecord:
+    """A catalogue entry that lets a launch be reproduced: the service, the query, the row's identifier."""
+    return DatasetRecord(
+        source=KIND, identifier=row.publisher_did, title=row.title or row.publisher_did,
+        description=f"{row.dataproduct_type or 'dataset'} from {row.collection or service_url}",
+        size_bytes=row.size_bytes,
+        metadata={"service_url": service_url, "service_name": service_name, "query": query.params(),
+                  "publisher_did": row.publisher_did, "access_url": row.access_url,
+                  "access_format": row.access_format, "datalink_url": datalink_url, "row": asdict(row),
+                  "keywords": [w for w in (row.collection, row.target_name, row.dataproduct_type) if w]},
+    )
+
+
+@dataclass
+class VOSource:
+    kind: str = KIND
+    label: str = "Virtual Observatory (TAP/ObsCore, SIA2, DataLink)"
+    timeout: float = TIMEOUT
+    max_download_bytes: int = MAX_DOWNLOAD_BYTES
+    # Vets a URL before the worker downloads it (the portal plugs in its SSRF guard): DataLink answers
+    # come from a remote service and could name hosts inside our network.
+    url_policy: Callable[[str], object] | None = None
+
+    def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
+              report: Report = silent) -> list[StagedDataset]:
+        """Resolves each dataset's access URLs. A facility that stages by download and has a mount path
+        gets a copy of each first URL there too (kept on a retry); otherwise the notebook opens the URLs."""
+        urls: dict[str, list[str]] = {}
+        for datalink_url, refs in _by_datalink(datasets).items():
+            if not datalink_url:
+                urls.update({_publisher_did(ref): [_direct_url(ref)] for ref in refs})
+                continue
+            report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
+            ids = [_publisher_did(ref) for ref in refs]
+            try:
+                urls.update(resolve_this(datalink_url, ids, timeout=self.timeout))
+            except VOServiceError as error:  # an outage: the checkout can be retried later
+                raise SourceUnavailable(refs[0].identifier, str(error)) from error
+            except VOQueryError as error:
+                raise StagingError(refs[0].identifier, str(error)) from error
+        resolved_at = datetime.now(UTC).isoformat(timespec="seconds")
+        staged = [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
+        if target and target.staging_mode == "download" and target.mount_path:
+            staged = [self._download(item, Path(target.mount_path) / "vo", report) for item in staged]
+        return staged
+
+    def _download(self, item: StagedDataset, folder: Path, report: Report) -> StagedDataset:
+        url = item.details["urls"][0]
+        path = folder / _file_name(item.identifier, url)
+        if not path.exists():
+            self._vet(item.identifier, url)
+            report(f"Downloading {url}.", url=url)
+            try:
+                _fetch(url, path, timeout=self.timeout, limit=self.max_download_bytes)
+            except (requests.RequestException, OSError, ValueError) as error:
+                fault = SourceUnavailable if _is_outage(error) else StagingError
+                raise fault(item.identifier, f"downloading {url} failed: {_reason(error)}") from error
+        return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
+
+
+    def _vet(self, identifier: str, url: str) -> None:
+        if self.url_policy is None:
+            return
+        try:
+            self.url_policy(url)
+        except Exception as error:  # the policy's own error type is the portal's business
+            raise StagingError(identifier, f"its access URL may not be downloaded: {error}") from error
+
+
+def _file_name(identifier: str, url: str) -> str:
+    """Unique per dataset, readable, and safe as one path component whatever the URL holds."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", urlsplit(url).path.rsplit("/", 1)[-1]).strip("._")[:80]
+    return f"{hashlib.sha256(identifier.encode()).hexdigest()[:12]}-{stem or 'dataset'}"
+
+
+def _fetch(url: str, path: Path, *, timeout: float, limit: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    received = 0
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as response, partial.open("wb") as out:
+            response.raise_for_status()
+            for chunk in response.iter_content(1 << 16):
+                received += len(chunk)
+                if received > limit:
+                    raise ValueError(f"it is larger than the limit of {limit} bytes")
+                out.write(chunk)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+
+
+def _staged(ref: DatasetRef, urls: list[str], resolved_at: str) -> StagedDataset:
+    meta = ref.metadata
+    provenance = {"service_url": meta.get("service_url", ""), "service_name": meta.get("service_name", ""),
+                  "query": meta.get("query", {}), "publisher_did": _publisher_did(ref),
+                  "datalink_url": meta.get("datalink_url", ""), "resolved_at": resolved_at}
+    details = {"urls": urls, "access_format": meta.get("access_format", ""), "provenance": provenance}
+    return StagedDataset(ref.identifier, urls[0], details)
+
+
+def _by_datalink(datasets: list[DatasetRef]) -> dict[str, list[DatasetRef]]:
+    grouped: dict[str, list[DatasetRef]] = {}
+    for ref in datasets:
+        grouped.setdefault(ref.metadata.get("datalink_url") or "", []).append(ref)
+    return grouped
+
+
+def _publisher_did(ref: DatasetRef) -> str:
+    return ref.metadata.get("publisher_did") or ref.identifier
+
+
+def _direct_url(ref: DatasetRef) -> str:
+    url, fmt = ref.metadata.get("access_url") or "", ref.metadata.get("access_format") or ""
+    if not url:
+        raise StagingError(ref.identifier, "its catalogue entry has no DataLink service and no access URL")
+    if DATALINK_FORMAT in fmt:
+        raise StagingError(ref.identifier, "its access URL is a DataLink document and no DataLink service "
+                                           "is known")
+    return url
+
+
+def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float,
+             maxrec: int | None = None) -> tuple[Any, str]:
+    """The result, and the URL of the UWS job that produced it ("" when run synchronously). `maxrec` is
+    sent too, so a service's lower default row limit cannot cut a page short."""
+    import pyvo
+
+    with _translated(tap_url):
+        service = pyvo.dal.TAPService(tap_url, session=_session(timeout))
+        if not run_async:
+            return service.run_sync(adql, maxrec=maxrec), ""
+        job = service.submit_job(adql, maxrec=maxrec)
+        try:
+            job.run().wait(timeout=timeout)
+            job.raise_if_error()
+            return job.fetch_result(), job.url
+        finally:
+            job.delete()
+
+
+class _translated:
+    """pyvo's and requests' exceptions, sorted into "fix your query" and "the service failed"."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        from astropy.io.votable.exceptions import VOTableSpecError
+        from pyvo.dal.exceptions import DALAccessError, DALFormatError, DALQueryError
+
+        if error is None or isinstance(error, (VOQueryError, VOServiceError, StagingError)):
+            return False
+        if isinstance(error, DALQueryError) and not isinstance(error, DALFormatError):
+            raise VOQueryError(f"The service rejected the query: {_reason(error)}") from error
+        if _is_transport(error):
+            raise VOServiceError(f"{self.url} could not be reached or failed: {_reason(error)}") from error
+        if isinstance(error, (DALFormatError, VOTableSpecError, ValueError, KeyError, IndexError)):
+            raise VOServiceError(f"{self.url} answered with a malformed VOTable: {_reason(error)}") from error
+        if isinstance(error, DALAccessError):
+            raise VOServiceError(f"{self.url} failed: {_reason(error)}") from error
+        return False
+
+
+def _is_outage(error: BaseException) -> bool:
+    """No answer, or a server error; a 4xx (e.g. a product gone) is a fault of the data, not an outage."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return error.response.status_code >= 500
+    return isinstance(error, (requests.ConnectionError, requests.Timeout))
+
+
+def _is_transport(error: BaseException) -> bool:
+    """No usable answer at all; pyvo reports a refused connection as a DALFormatError caused by requests."""
+    from pyvo.dal.exceptions import DALServiceError
+
+    transport = (requests.RequestException, DALServiceError, OSError)
+    return isinstance(error, transport) or isinstance(getattr(error, "cause", None), transport)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(getattr(error, "reason", "") or error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
+
+
+def _session(timeout: float) -> requests.Session:
+    session = requests.Session()
+    original = session.request
+
+    def request(method, url, **kwargs):  # pyvo sets no timeout of its own
+        kwargs.setdefault("timeout", timeout)
+        return original(method, url, **kwargs)
+
+    session.request = request  # type: ignore[method-assign]
+    return session
+
+
+def _datalink_url(result: Any) -> str:
+    for resource in result.votable.resources:
+        if resource.type != "meta" or resource.utype != "adhoc:service":
+            continue
+        params = {param.name: param.value for param in resource.params}
+        if str(params.get("standardID", "")).lower().startswith(DATALINK_STANDARD):
+            return _plain(params.get("accessURL")) or ""
+    return ""
+
+
+def _row(record: Any) -> ObsCoreRow:
+    def get(name: str) -> Any:
+        return _plain(record[name]) if name in record else None
+
+    size = get("access_estsize")
+    return ObsCoreRow(
+        publisher_did=get("obs_publisher_did") or "", title=get("obs_title") or "",
+        collection=get("obs_collection") or "", dataproduct_type=get("dataproduct_type") or "",
+        target_name=get("target_name") or "", access_url=get("access_url") or "",
+        access_format=get("access_format") or "", size_bytes=int(size * 1024) if size is not None else None,
+        ra=get("s_ra"), dec=get("s_dec"), t_min=get("t_min"), t_max=get("t_max"),
+        em_min=get("em_min"), em_max=get("em_max"),
+    )
+
+
+def _registry_record(resource: Any, servicetype: str) -> RegistryRecord:
+    try:
+        url = resource.get_interface(service_type=servicetype).access_url
+    except ValueError:
+        url = ""
+    return RegistryRecord(ivoid=resource.ivoid, title=resource.res_title or resource.ivoid,
+                          access_url=url, servicetype=servicetype, description=resource.res_description or "")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars, masked values and bytes as JSON-ready Python values."""
+    import numpy
+
+    if value is None or numpy.ma.is_masked(value):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+vo_source = register(VOSource())

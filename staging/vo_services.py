@@ -1,0 +1,97 @@
+"""Searching Virtual Observatory services from the portal and putting their datasets into the cart.
+
+All VO traffic goes through the adapter (staging.sources.vo); this module turns its errors into the portal's
+(UserError "vo.query", ServiceError "vo.unavailable") and never holds a database transaction across a call
+to a VO service.
+"""
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from esap.errors import ServiceError, UserError
+from staging import services
+from staging.models import CartItem, VOService
+from staging.sources import vo
+
+SIA2_MAXREC = 200
+
+
+@dataclass(frozen=True)
+class VOSearchResult:
+    service: VOService
+    query: vo.ObsCoreQuery
+    page: vo.ObsCorePage
+
+
+def vo_service_list(*, kind: str = "") -> QuerySet[VOService]:
+    services_ = VOService.objects.filter(enabled=True)
+    return services_.filter(kind=kind) if kind else services_
+
+
+def vo_service_get(*, slug: str) -> VOService:
+    """Raises VOService.DoesNotExist for an unknown or disabled service."""
+    return vo_service_list().get(slug=slug)
+
+
+def vo_query_parse(*, params: dict[str, Any]) -> vo.ObsCoreQuery:
+    try:
+        return vo.ObsCoreQuery.from_params(params)
+    except vo.VOQueryError as error:
+        raise UserError("vo.query", detail=str(error)) from error
+
+
+def vo_search(*, service: VOService, params: dict[str, Any], page: int = 1,
+              page_size: int = 50) -> VOSearchResult:
+    """One page of a TAP service's ObsCore rows, or an SIA2 service's images (one page, at most 200)."""
+    query = vo_query_parse(params=params)
+    with _translated(service):
+        if service.kind == VOService.Kind.TAP:
+            found = vo.obscore_search(service.url, query, page=page, page_size=page_size)
+        elif service.kind == VOService.Kind.SIA2:
+            found = vo.sia2_search(service.url, query, maxrec=SIA2_MAXREC)
+        else:
+            raise UserError("vo.not_searchable", service=service.name, kind="registry",
+                            detail="search it for services instead.")
+    return VOSearchResult(service, query, found)
+
+
+def vo_registry_search(*, service: VOService, keywords: str, servicetype: str) -> list[vo.RegistryRecord]:
+    if service.kind != VOService.Kind.REGISTRY:
+        raise UserError("vo.not_searchable", service=service.name, kind=service.get_kind_display(),
+                        detail="only registries can be searched for services.")
+    with _translated(service):
+        return vo.registry_search(service.url, keywords=keywords, servicetype=servicetype)
+
+
+def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[str, Any]) -> CartItem:
+    """Re-reads the row from the service (the browser's copy is not trusted), records the service, the
+    query and the row in the catalogue, and adds the dataset to the user's cart."""
+    if service.kind == VOService.Kind.REGISTRY:
+        raise UserError("vo.not_searchable", service=service.name, kind="registry",
+                        detail="datasets are added to the cart from TAP or SIA2 services.")
+    query = vo_query_parse(params=params)
+    reread = vo.obscore_rows if service.kind == VOService.Kind.TAP else vo.sia2_rows
+    with _translated(service):
+        found = reread(service.url, [publisher_did])
+    if not found.rows:
+        raise UserError("vo.not_found", service=service.name, identifier=publisher_did)
+    record = vo.dataset_record(service_url=service.url, service_name=service.name, query=query,
+                               row=found.rows[0], datalink_url=found.datalink_url)
+    dataset = services.dataset_upsert(record=record)
+    return services.cart_add_dataset(user=user, dataset_id=dataset.pk)
+
+
+class _translated:
+    def __init__(self, service: VOService) -> None:
+        self.service = service
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, vo.VOQueryError):
+            raise UserError("vo.query", detail=str(error)) from error
+        if isinstance(error, vo.VOServiceError):
+            raise ServiceError("vo.unavailable", service=self.service.name, detail=str(error)) from error
+        return False

@@ -1,0 +1,203 @@
+"""Searching VO services from the portal (REST and page) against the real DaCHS fixture, adding results to
+the cart, and each fault answered with a clear error while the cart stays intact."""
+import socket
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from staging.models import CartItem, Dataset, VOService
+from staging.selectors import cart_for
+from tests.factories import make_dataset, make_user
+from tests.servers.vo.fakes import FakeMalformedVOTableServer
+
+pytestmark = [pytest.mark.django_db, pytest.mark.vo]
+
+FIELD_A_V = "ivo://test.portal.local/~?vofix/data/field-a-v.fits"
+FIELD_B_V = "ivo://test.portal.local/~?vofix/data/field-b-v.fits"
+
+
+@pytest.fixture
+def alice():
+    return make_user("alice")
+
+
+@pytest.fixture
+def api(alice):
+    client = APIClient()
+    client.force_authenticate(alice)
+    return client
+
+
+@pytest.fixture
+def tap(vo_server):
+    return VOService.objects.create(name="Fixture TAP", slug="fixture-tap", kind="tap", url=vo_server.tap_url)
+
+
+@pytest.fixture
+def registry(vo_server):
+    return VOService.objects.create(name="Fixture registry", slug="fixture-rr", kind="registry",
+                                    url=vo_server.registry_url)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_services_are_listed_with_their_kind(api, tap, registry):
+    VOService.objects.create(name="Hidden", slug="off", url="http://127.0.0.1:9/tap", enabled=False)
+    listed = api.get("/api/vo/services/").json()
+    assert [(s["slug"], s["kind"]) for s in listed] == [("fixture-rr", "registry"), ("fixture-tap", "tap")]
+
+
+def test_search_by_position_pages_through_results(api, tap):
+    first = api.get("/api/vo/services/fixture-tap/search/", {"page_size": 2}).json()
+    second = api.get("/api/vo/services/fixture-tap/search/", {"page_size": 2, "page": first["next"]}).json()
+    assert (len(first["results"]), first["next"], len(second["results"]), second["next"]) == (2, 2, 1, None)
+    cone = api.get("/api/vo/services/fixture-tap/search/", {"ra": "150", "dec": "2", "radius": "0.05"}).json()
+    assert [row["publisher_did"] for row in cone["results"]] == [FIELD_B_V]
+    assert cone["query"] == {"ra": 150.0, "dec": 2.0, "radius": 0.05} and "CONTAINS" in cone["adql"]
+
+
+def test_adding_a_result_records_service_query_and_row(api, tap, vo_server):
+    added = api.post("/api/vo/services/fixture-tap/cart/",
+                     {"publisher_did": FIELD_A_V, "query": {"ra": 10, "dec": 20, "radius": 0.2}},
+                     format="json")
+    assert added.status_code == 201, added.json()
+    dataset = Dataset.objects.get(source="vo", identifier=FIELD_A_V)
+    assert dataset.metadata["service_url"] == vo_server.tap_url
+    assert dataset.metadata["query"] == {"ra": 10.0, "dec": 20.0, "radius": 0.2}
+    assert dataset.metadata["publisher_did"] == FIELD_A_V
+    assert dataset.metadata["access_url"] == f"{vo_server.url}/getproduct/vofix/data/field-a-v.fits"
+    assert dataset.metadata["datalink_url"].endswith("/dlmeta") and dataset.size_bytes == 5 * 1024
+    assert [i["dataset"]["identifier"] for i in api.get("/api/cart/").json()["items"]] == [FIELD_A_V]
+
+
+def test_an_identifier_the_service_does_not_have_is_refused(api, tap):
+    answer = api.post("/api/vo/services/fixture-tap/cart/", {"publisher_did": "ivo://x/forged"},
+                      format="json")
+    assert answer.status_code == 400 and answer.json()["error"] == "vo.not_found"
+    assert not Dataset.objects.filter(source="vo").exists()
+
+
+def test_registry_search_lists_services(api, registry, vo_server):
+    found = api.get("/api/vo/services/fixture-rr/registry/",
+                    {"keywords": "fixture", "servicetype": "sia2"}).json()
+    assert [r["access_url"] for r in found["results"]] == [vo_server.sia2_url]
+
+
+def test_an_sia2_service_is_searched_by_position_and_its_rows_carted(api, vo_server):
+    VOService.objects.create(name="Fixture SIA2", slug="fixture-sia2", kind="sia2", url=vo_server.sia2_url)
+    found = api.get("/api/vo/services/fixture-sia2/search/", {"ra": 150, "dec": 2, "radius": 0.05}).json()
+    assert [row["publisher_did"] for row in found["results"]] == [FIELD_B_V] and found["next"] is None
+    added = api.post("/api/vo/services/fixture-sia2/cart/", {"publisher_did": FIELD_B_V}, format="json")
+    assert added.status_code == 201
+    metadata = Dataset.objects.get(identifier=FIELD_B_V).metadata
+    assert metadata["service_url"] == vo_server.sia2_url and metadata["datalink_url"].endswith("/dlmeta")
+
+
+def test_a_registry_has_no_datasets_to_cart(api, registry):
+    refused = api.post("/api/vo/services/fixture-rr/cart/", {"publisher_did": FIELD_B_V}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"] == "vo.not_searchable"
+
+
+def test_page_lists_services_a_registry_knows(browser_client, registry, vo_server):
+    page = browser_client.get("/vo/", {"service": "fixture-rr", "keywords": "fixture", "servicetype": "tap"})
+    assert page.status_code == 200 and b"ivo://test.portal.local/tap" in page.content
+    assert vo_server.tap_url.encode() in page.content
+
+
+# --- faults: a clear error, nothing lost ---------------------------------------------------------------
+
+def _cart_with_one_dataset(user) -> list[int]:
+    dataset = make_dataset("kept.csv")
+    CartItem.objects.create(cart=cart_for(user=user), dataset=dataset)
+    return [dataset.pk]
+
+
+def _cart(user) -> list[int]:
+    return list(cart_for(user=user).items.values_list("dataset_id", flat=True))
+
+
+def test_fault_service_down_is_a_503_with_the_reason_and_the_cart_is_intact(api, alice):
+    kept = _cart_with_one_dataset(alice)
+    VOService.objects.create(name="Down", slug="down", url=f"http://127.0.0.1:{closed_port()}/tap")
+    search = api.get("/api/vo/services/down/search/")
+    add = api.post("/api/vo/services/down/cart/", {"publisher_did": FIELD_A_V}, format="json")
+    for answer in (search, add):
+        assert answer.status_code == 503 and answer.json()["error"] == "vo.unavailable"
+        assert "could not be reached" in answer.json()["detail"]
+    assert _cart(alice) == kept
+
+
+def test_fault_malformed_votable_is_a_503_naming_it(api, alice):
+    kept = _cart_with_one_dataset(alice)
+    with FakeMalformedVOTableServer() as fake:
+        VOService.objects.create(name="Broken", slug="broken", url=f"{fake.url}/tap")
+        answer = api.get("/api/vo/services/broken/search/")
+    assert answer.status_code == 503 and "malformed VOTable" in answer.json()["detail"]
+    assert _cart(alice) == kept
+
+
+def test_fault_invalid_or_hostile_parameters_are_a_400_with_the_reason(api, tap, alice):
+    kept = _cart_with_one_dataset(alice)
+    bad = api.get("/api/vo/services/fixture-tap/search/", {"ra": "1; DROP TABLE x", "dec": 0, "radius": 1})
+    assert bad.status_code == 400
+    assert bad.json() == {"error": "vo.query", "detail": "The VO search cannot be run: ra must be a number."}
+    hostile = api.get("/api/vo/services/fixture-tap/search/", {"collection": "x' OR ''='"})
+    assert hostile.status_code == 200 and hostile.json()["results"] == []
+    assert "obs_collection = 'x'' OR ''''='''" in hostile.json()["adql"]
+    assert _cart(alice) == kept
+
+
+def test_unknown_service_is_a_404(api):
+    assert api.get("/api/vo/services/nope/search/").status_code == 404
+
+
+# --- the page -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def browser_client(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+def test_page_searches_and_adds_to_the_cart(browser_client, tap, alice):
+    page = browser_client.get("/vo/", {"service": "fixture-tap", "ra": "10", "dec": "20", "radius": "0.2"})
+    assert page.status_code == 200
+    assert FIELD_A_V.encode() in page.content and FIELD_B_V.encode() not in page.content
+    added = browser_client.post("/vo/add/", {"service": "fixture-tap", "publisher_did": FIELD_A_V, "ra": "10",
+                                             "dec": "20", "radius": "0.2"}, follow=True)
+    assert b"Added to your cart." in added.content
+    assert Dataset.objects.get(pk=_cart(alice)[0]).identifier == FIELD_A_V
+
+
+def test_page_shows_a_form_error_for_a_bad_query_and_for_a_service_down(browser_client):
+    VOService.objects.create(name="Down", slug="down", url=f"http://127.0.0.1:{closed_port()}/tap")
+    bad = browser_client.get("/vo/", {"service": "down", "dec": "north"})
+    assert bad.status_code == 400 and b"dec must be a number" in bad.content
+    down = browser_client.get("/vo/", {"service": "down"})
+    assert down.status_code == 400 and b"could not be reached" in down.content
+
+
+def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
+    from staging.sources.base import DatasetRef, StagingError, StagingTarget
+    from staging.sources.vo import vo_source
+
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    ref = DatasetRef("ivo://x/1", {"access_url": "http://127.0.0.1:9/a.fits", "access_format": "image/fits"})
+    with pytest.raises(StagingError, match="may not be downloaded.*not a public address"):
+        vo_source.stage([ref], target=StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path)))
+
+
+def test_anonymous_visitors_can_search_but_not_add(client, tap):
+    assert b"Fixture TAP" in client.get("/vo/").content
+    page = client.get("/vo/", {"service": "fixture-tap"})
+    assert page.status_code == 200
+    assert FIELD_A_V.encode() in page.content and b"Add to cart" not in page.content
+    refused = client.post("/vo/add/", {"service": "fixture-tap", "publisher_did": FIELD_A_V})
+    assert refused.status_code == 302 and "/accounts/login/" in refused["Location"]
+    assert not Dataset.objects.filter(source="vo").exists()
