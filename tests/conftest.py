@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_facility
+from tests.factories import make_facility, make_user
 from tests.secret_watch import CollectingHandler, leaked
 from tests.servers.browser import browser  # noqa: F401  (session-scoped headless Chromium)
 from tests.servers.git import git_server  # noqa: F401  (session-scoped git daemon)
@@ -87,6 +87,16 @@ def django_db_modify_db_settings():
 
 
 _facilities = itertools.count(1)
+
+
+@pytest.fixture
+def admin_client_logged_in(client):
+    """The Django test client logged in as an operator (staff and superuser)."""
+    user = make_user(staff=True)
+    user.is_superuser = True
+    user.save()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -8,16 +8,6 @@ from tests.factories import make_facility, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_logged_in():
-    user = make_user(staff=True)
-    user.is_superuser = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def facility_form(**overrides) -> dict:
     form = {
         "name": "Admin hub", "slug": "admin-hub", "hub_url": "http://127.0.0.1:8081", "api_token": "adm-TOKEN-1",

@@ -16,16 +16,6 @@ from tests.servers.rucio.localrucio import SCOPE
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_logged_in():
-    user = make_user(staff=True)
-    user.is_superuser = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def lake_form(**overrides) -> dict:
     form = {"name": "ESCAPE", "slug": "escape", "server_url": "https://rucio.example.org", "auth_url": "",
             "account": "esap", "vo": "def", "auth_type": "userpass", "username": "esap-portal",

@@ -50,7 +50,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class LocalDaCHS:
+class VOEndpoints:
+    """The fixture's service URLs, from its base `url`."""
+
+    url: str
+
+    @property
+    def tap_url(self) -> str:
+        return f"{self.url}/tap"
+
+    @property
+    def sia2_url(self) -> str:
+        return f"{self.url}/__system__/siap2/sitewide/siap2.xml"
+
+    @property
+    def datalink_url(self) -> str:
+        return f"{self.url}/vofix/q/dl/dlmeta"
+
+    @property
+    def registry_url(self) -> str:
+        return self.tap_url  # the fixture's RegTAP tables are served by its own TAP service
+
+
+class LocalDaCHS(VOEndpoints):
     """`start()` returns once `/tap/availability` answers; `stop()` stops both servers by process group
     and removes the state directory."""
 
@@ -70,18 +92,6 @@ class LocalDaCHS:
     def url(self) -> str:
         """DaCHS writes access and DataLink URLs with this host name; clients must use it too."""
         return f"http://localhost:{self.port}"
-
-    @property
-    def tap_url(self) -> str:
-        return f"{self.url}/tap"
-
-    @property
-    def sia2_url(self) -> str:
-        return f"{self.url}/__system__/siap2/sitewide/siap2.xml"
-
-    @property
-    def datalink_url(self) -> str:
-        return f"{self.url}/vofix/q/dl/dlmeta"
 
     def start(self) -> "LocalDaCHS":
         started = time.monotonic()

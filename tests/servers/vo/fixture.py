@@ -8,25 +8,13 @@ from dataclasses import dataclass
 import pytest
 
 from tests.servers.jupyterhub.localhub import kill_processes_under
-from tests.servers.vo.dachs import LocalDaCHS, missing
+from tests.servers.vo.dachs import LocalDaCHS, VOEndpoints, missing
 
 
 @dataclass(frozen=True)
-class VOServer:
+class VOServer(VOEndpoints):
     url: str
     timings: dict
-
-    @property
-    def tap_url(self) -> str:
-        return f"{self.url}/tap"
-
-    @property
-    def sia2_url(self) -> str:
-        return f"{self.url}/__system__/siap2/sitewide/siap2.xml"
-
-    @property
-    def registry_url(self) -> str:
-        return self.tap_url  # the fixture's RegTAP tables are served by its own TAP service
 
 
 @pytest.fixture(scope="session")
