@@ -10,8 +10,8 @@ class StagingConfig(AppConfig):
 
         from esap.http import check_outbound_url
         from staging.datalakes import register_source
-        from staging.sources import local, vo  # noqa: F401  (registers the built-in and VO sources)
+        from staging.sources import local, vo_staging  # noqa: F401  (registers the built-in and VO sources)
 
         register_source()
-        vo.vo_source.url_policy = lambda url: check_outbound_url(
+        vo_staging.vo_source.url_policy = lambda url: check_outbound_url(
             url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)

@@ -185,7 +185,7 @@ def test_page_shows_a_form_error_for_a_bad_query_and_for_a_service_down(browser_
 
 def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
     from staging.sources.base import DatasetRef, StagingError, StagingTarget
-    from staging.sources.vo import vo_source
+    from staging.sources.vo_staging import vo_source
 
     settings.ESAP_ALLOW_PRIVATE_URLS = False
     ref = DatasetRef("ivo://x/1", {"access_url": "http://127.0.0.1:9/a.fits", "access_format": "image/fits"})

@@ -1,0 +1,134 @@
+"""The Virtual Observatory as a data source at checkout: each dataset's DataLink `#this` links resolved
+into access URLs (one batched request per DataLink service, through vo.py), recorded with the provenance
+the notebook keeps (service, query, identifier); a facility that stages by download gets a size-capped
+copy too. No Django here."""
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from staging.sources import vo
+from staging.sources.base import (
+    DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, register, silent,
+)
+from staging.sources.vo_query import VOQueryError
+
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
+
+
+@dataclass
+class VOSource:
+    kind: str = vo.KIND
+    label: str = "Virtual Observatory (TAP/ObsCore, SIA2, DataLink)"
+    timeout: float = vo.TIMEOUT
+    max_download_bytes: int = MAX_DOWNLOAD_BYTES
+    # Vets a URL before the worker downloads it (the portal plugs in its SSRF guard): DataLink answers
+    # come from a remote service and could name hosts inside our network.
+    url_policy: Callable[[str], object] | None = None
+
+    def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
+              report: Report = silent) -> list[StagedDataset]:
+        """Resolves each dataset's access URLs. A facility that stages by download and has a mount path
+        gets a copy of each first URL there too (kept on a retry); otherwise the notebook opens the URLs."""
+        urls: dict[str, list[str]] = {}
+        for datalink_url, refs in _by_datalink(datasets).items():
+            if not datalink_url:
+                urls.update({_publisher_did(ref): [_direct_url(ref)] for ref in refs})
+                continue
+            report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
+            ids = [_publisher_did(ref) for ref in refs]
+            try:
+                urls.update(vo.resolve_this(datalink_url, ids, timeout=self.timeout))
+            except vo.VOServiceError as error:  # an outage: the checkout can be retried later
+                raise SourceUnavailable(refs[0].identifier, str(error)) from error
+            except VOQueryError as error:
+                raise StagingError(refs[0].identifier, str(error)) from error
+        resolved_at = datetime.now(UTC).isoformat(timespec="seconds")
+        staged = [_staged(ref, urls[_publisher_did(ref)], resolved_at) for ref in datasets]
+        if target and target.staging_mode == "download" and target.mount_path:
+            staged = [self._download(item, Path(target.mount_path) / "vo", report) for item in staged]
+        return staged
+
+    def _download(self, item: StagedDataset, folder: Path, report: Report) -> StagedDataset:
+        url = item.details["urls"][0]
+        path = folder / _file_name(item.identifier, url)
+        if not path.exists():
+            self._vet(item.identifier, url)
+            report(f"Downloading {url}.", url=url)
+            try:
+                _fetch(url, path, timeout=self.timeout, limit=self.max_download_bytes)
+            except (requests.RequestException, OSError, ValueError) as error:
+                fault = SourceUnavailable if vo.is_outage(error) else StagingError
+                raise fault(item.identifier, f"downloading {url} failed: {vo.error_reason(error)}") from error
+        return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
+
+
+    def _vet(self, identifier: str, url: str) -> None:
+        if self.url_policy is None:
+            return
+        try:
+            self.url_policy(url)
+        except Exception as error:  # the policy's own error type is the portal's business
+            raise StagingError(identifier, f"its access URL may not be downloaded: {error}") from error
+
+
+def _file_name(identifier: str, url: str) -> str:
+    """Unique per dataset, readable, and safe as one path component whatever the URL holds."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", urlsplit(url).path.rsplit("/", 1)[-1]).strip("._")[:80]
+    return f"{hashlib.sha256(identifier.encode()).hexdigest()[:12]}-{stem or 'dataset'}"
+
+
+def _fetch(url: str, path: Path, *, timeout: float, limit: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    received = 0
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as response, partial.open("wb") as out:
+            response.raise_for_status()
+            for chunk in response.iter_content(1 << 16):
+                received += len(chunk)
+                if received > limit:
+                    raise ValueError(f"it is larger than the limit of {limit} bytes")
+                out.write(chunk)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+
+
+def _staged(ref: DatasetRef, urls: list[str], resolved_at: str) -> StagedDataset:
+    meta = ref.metadata
+    provenance = {"service_url": meta.get("service_url", ""), "service_name": meta.get("service_name", ""),
+                  "query": meta.get("query", {}), "publisher_did": _publisher_did(ref),
+                  "datalink_url": meta.get("datalink_url", ""), "resolved_at": resolved_at}
+    details = {"urls": urls, "access_format": meta.get("access_format", ""), "provenance": provenance}
+    return StagedDataset(ref.identifier, urls[0], details)
+
+
+def _by_datalink(datasets: list[DatasetRef]) -> dict[str, list[DatasetRef]]:
+    grouped: dict[str, list[DatasetRef]] = {}
+    for ref in datasets:
+        grouped.setdefault(ref.metadata.get("datalink_url") or "", []).append(ref)
+    return grouped
+
+
+def _publisher_did(ref: DatasetRef) -> str:
+    return ref.metadata.get("publisher_did") or ref.identifier
+
+
+def _direct_url(ref: DatasetRef) -> str:
+    url, fmt = ref.metadata.get("access_url") or "", ref.metadata.get("access_format") or ""
+    if not url:
+        raise StagingError(ref.identifier, "its catalogue entry has no DataLink service and no access URL")
+    if vo.DATALINK_FORMAT in fmt:
+        raise StagingError(ref.identifier, "its access URL is a DataLink document and no DataLink service "
+                                           "is known")
+    return url
+
+
+vo_source = register(VOSource())
