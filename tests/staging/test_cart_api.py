@@ -8,18 +8,6 @@ from tests.factories import make_dataset, make_facility, make_user, make_workflo
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def api(alice):
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
-
-
 def test_a_new_user_has_an_empty_cart(api):
     cart = api.get("/api/cart/").json()
 

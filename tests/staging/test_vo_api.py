@@ -4,29 +4,16 @@ import socket
 
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from staging.models import CartItem, Dataset, VOService
 from staging.selectors import cart_for
-from tests.factories import make_dataset, make_user
+from tests.factories import make_dataset
 from tests.servers.vo.fakes import FakeMalformedVOTableServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.vo]
 
 FIELD_A_V = "ivo://test.portal.local/~?vofix/data/field-a-v.fits"
 FIELD_B_V = "ivo://test.portal.local/~?vofix/data/field-b-v.fits"
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def api(alice):
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
 
 
 @pytest.fixture
