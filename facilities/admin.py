@@ -1,18 +1,15 @@
 from django import forms
 from django.contrib import admin
 
+from esap.admin_forms import KeepsSecretsForm, write_only_secret
 from esap.errors import UserError
 from facilities.models import Facility, ServerProfile
 from facilities.services import facility_probe, hub_url_clean
 
 
-class FacilityAdminForm(forms.ModelForm):
-    api_token = forms.CharField(
-        label="Portal's API token for this hub",
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current token.",
-    )
+class FacilityAdminForm(KeepsSecretsForm):
+    api_token = write_only_secret("Portal's API token for this hub", "token")
+    secret_fields = ("api_token",)
 
     class Meta:
         model = Facility
@@ -23,10 +20,6 @@ class FacilityAdminForm(forms.ModelForm):
             return hub_url_clean(self.cleaned_data["hub_url"])
         except UserError as error:
             raise forms.ValidationError(error.message) from error
-
-    def clean_api_token(self) -> str:
-        token = self.cleaned_data.get("api_token", "")
-        return token or (self.instance.api_token if self.instance.pk else "")
 
 
 class ServerProfileInline(admin.TabularInline):

@@ -1,6 +1,6 @@
-from django import forms
 from django.contrib import admin
 
+from esap.admin_forms import KeepsSecretsForm, write_only_secret
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset, VOService
 
 
@@ -46,20 +46,13 @@ class CheckoutAdmin(admin.ModelAdmin):
         return False
 
 
-class DataLakeAdminForm(forms.ModelForm):
-    password = forms.CharField(
-        label="Password of the portal's Rucio identity", required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current password.",
-    )
+class DataLakeAdminForm(KeepsSecretsForm):
+    password = write_only_secret("Password of the portal's Rucio identity", "password")
+    secret_fields = ("password",)
 
     class Meta:
         model = DataLake
         fields = "__all__"
-
-    def clean_password(self) -> str:
-        password = self.cleaned_data.get("password", "")
-        return password or (self.instance.password if self.instance.pk else "")
 
 
 @admin.register(DataLake)
