@@ -14,7 +14,7 @@ from tests.servers.browser import browser  # noqa: F401  (session-scoped headles
 from tests.servers.git import git_server  # noqa: F401  (session-scoped git daemon)
 from tests.servers.jupyterhub.fixture import jupyterhub  # noqa: F401  (session-scoped real hub)
 from tests.servers.jupyterhub.localhub import free_port_block
-from tests.servers.oidc.fixture import oidc_idp  # noqa: F401  (session-scoped real OpenID provider)
+from tests.servers.oidc.fixture import oidc_idp, portal_uses_idp  # noqa: F401  (the real OpenID provider)
 from tests.servers.rucio.fixture import rucio_dataset, rucio_server  # noqa: F401  (session-scoped real Rucio)
 from tests.servers.vo.fixture import vo_server  # noqa: F401  (session-scoped GAVO DaCHS VO server)
 from tests.servers.worker import celery_worker  # noqa: F401  (session-scoped real Celery worker)

@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.factories import make_workflow
 from tests.launching import local_dataset
-from tests.servers.oidc.fixture import PROVIDER_ID, portal_app
+from tests.servers.oidc.fixture import PROVIDER_ID
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.oidc, pytest.mark.django_db(transaction=True)]
 
@@ -19,9 +19,7 @@ def click(browser, css: str) -> None:
     WebDriverWait(browser, 20).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css))).click()
 
 
-def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env, oidc_idp, settings):
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {**settings.SOCIALACCOUNT_PROVIDERS["openid_connect"], "APPS": [portal_app(oidc_idp)]}}
+def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env, portal_uses_idp):
     # The hub logs its users in through the same IdP, naming them by the same claim.
     facility = hub_facility(name="Browser hub", hub_url=launch_env.public_url, identity_provider=PROVIDER_ID,
                             hub_username_claim="preferred_username")

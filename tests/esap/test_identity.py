@@ -17,16 +17,14 @@ from esap.identity import hub_username, local_hub_username
 from esap.models import ExternalGroupMembership
 from tests import identity
 from tests.factories import make_facility, make_user
-from tests.servers.oidc.fixture import PROVIDER_ID, portal_app
+from tests.servers.oidc.fixture import PROVIDER_ID
 
 pytestmark = [pytest.mark.django_db, pytest.mark.oidc]
 
 
 @pytest.fixture
-def idp(oidc_idp, settings):
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {**settings.SOCIALACCOUNT_PROVIDERS["openid_connect"], "APPS": [portal_app(oidc_idp)]}}
-    return oidc_idp
+def idp(portal_uses_idp):
+    return portal_uses_idp
 
 
 def groups_of(user) -> set[str]:

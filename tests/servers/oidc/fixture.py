@@ -45,3 +45,11 @@ def portal_app(idp: TestIdP) -> dict:
     entry = {"id": PROVIDER_ID, "name": "Test IdP", "server_url": idp.issuer, "client_id": client.client_id,
              "secret": client.client_secret, "scope": ["openid", "profile", "email", "groups"]}
     return oidc_providers(json.dumps([entry]), environ={})[0]
+
+
+@pytest.fixture
+def portal_uses_idp(oidc_idp: TestIdP, settings) -> TestIdP:
+    """The portal offers "Sign in with Test IdP" for this test (settings are read at each request)."""
+    providers = settings.SOCIALACCOUNT_PROVIDERS["openid_connect"]
+    settings.SOCIALACCOUNT_PROVIDERS = {"openid_connect": {**providers, "APPS": [portal_app(oidc_idp)]}}
+    return oidc_idp
