@@ -212,11 +212,9 @@ def _postgres_search(queryset: QuerySet, expression: str) -> QuerySet:
     """A filtered queryset (visibility, source) searched on the stored `search_vector` column."""
     table = queryset.model._meta.db_table
     rank = RawSQL(f"ts_rank({table}.search_vector, to_tsquery('simple', %s))", [expression])
-    return (
-        queryset.extra(where=[f"{table}.search_vector @@ to_tsquery('simple', %s)"], params=[expression])
-        .annotate(_search_rank=rank)
-        .order_by("-_search_rank", "-pk")
-    )
+    match = RawSQL(f"{table}.search_vector @@ to_tsquery('simple', %s)", [expression],
+                   output_field=models.BooleanField())
+    return queryset.filter(match).annotate(_search_rank=rank).order_by("-_search_rank", "-pk")
 
 
 def _sqlite_index_sql(table: str) -> list[str]:
