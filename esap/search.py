@@ -2,14 +2,16 @@
 
 A searchable model keeps a `search_text` column (its title, description, keywords, identifiers), kept
 current by `Searchable.save()` and the services. The index is the database's own: an external-content
-FTS5 table kept in sync by triggers on SQLite, a GIN index over `to_tsvector` on PostgreSQL. On SQLite
-the FTS5 table is reached through an unmanaged "search entry" model joined on rowid, so the ranked
-search stays an ordinary, lazily paginated queryset.
+FTS5 table kept in sync by triggers on SQLite, a GIN index over a stored `tsvector` on PostgreSQL. The
+index finds the newest matches; `RankedMatches` ranks a bounded window of them and pages the rest (see
+there why). On SQLite a filtered search reaches the FTS5 table through an unmanaged "search entry" model
+joined on rowid.
 """
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -53,81 +55,125 @@ def search_terms(query: str) -> list[str]:
     return _WORD.findall(query)[:MAX_TERMS]
 
 
-def fts5_expression(terms: list[str]) -> str:
-    """Every term quoted (so no FTS5 syntax reaches the engine) and required; the last one may be a
-    prefix, as when typing (prefix queries merge many doclists, so earlier words match whole)."""
+def fts5_expression(terms: list[str], *, prefix: bool = False) -> str:
+    """Every term quoted (so no FTS5 syntax reaches the engine) and required; the last one a prefix
+    when asked."""
     quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    return " ".join(quoted) + "*"
+    return " ".join(quoted) + ("*" if prefix else "")
 
 
-def full_text_search(queryset: QuerySet, query: str, *, entry: str = "search_entry"):
-    """Rows of `queryset` matching every word of `query`, best first; none if it has no words.
+def tsquery_expression(terms: list[str], *, prefix: bool = False) -> str:
+    """`a & b` (or `a & b:*`), the same semantics as on SQLite. Terms are \\w+ words, so no tsquery
+    operator can come from user text; quoting keeps digits-and-letters words literal."""
+    quoted = ["'" + term.replace("'", "''").replace("\\", "") + "'" for term in terms]
+    return " & ".join(quoted) + (":*" if prefix else "")
 
-    A queryset, or on SQLite for an unfiltered table a `RankedMatches` (counted and paged by the index
-    alone; it slices, counts and iterates like a queryset)."""
+
+def full_text_search(queryset: QuerySet, query: str, *, entry: str = "search_entry") -> "RankedMatches | QuerySet":
+    """Rows of `queryset` holding every word of `query`, best first; none if it has no words.
+
+    Words match whole; when that finds nothing, the last word also matches the beginning of a word, as
+    while typing ("crab puls" finds "Crab pulsar"). Matching a prefix on every query would merge every
+    doclist the prefix reaches: 3 ms per query at a million rows for a common word, whatever the page."""
     terms = search_terms(query)
     if not terms:
         return queryset.none()
-    postgresql = connection.vendor == "postgresql"
-    expression = tsquery_expression(terms) if postgresql else fts5_expression(terms)
-    if not queryset.query.where:
-        index = (_IndexSql.postgresql if postgresql else _IndexSql.sqlite)(queryset.model._meta.db_table)
-        return RankedMatches(queryset, expression, index)
-    if postgresql:
-        return _postgres_search(queryset, expression)
-    return queryset.filter(**{f"{entry}__document__match": expression}).order_by(f"{entry}__rank", "-pk")
+    whole_words = RankedMatches(queryset, _matches(queryset, terms, prefix=False, entry=entry), terms)
+    if whole_words.count_up_to(1):
+        return whole_words
+    return RankedMatches(queryset, _matches(queryset, terms, prefix=True, entry=entry), terms, prefix=True)
 
 
-RANK_WINDOW = 2000
+class _Matches(Protocol):
+    def newest_ids(self, limit: int) -> list[int]: ...
+
+    def count(self) -> int: ...
 
 
 @dataclass(frozen=True)
-class _IndexSql:
-    """How to ask one database's full-text index for matching ids and their rank."""
+class _IndexMatches:
+    """Matches of a whole table, read from its index alone (FTS5 rowids, or the GIN-indexed vector)."""
 
-    matches: str  # "FROM ... WHERE <match %s>", the expression its one parameter
+    source: str  # "FROM ... WHERE <match %s>"
     id: str
-    rank: str  # a select-list expression, smaller is better
-    rank_takes_expression: bool
+    expression: str
 
-    @classmethod
-    def sqlite(cls, table: str) -> "_IndexSql":
-        fts = f"{table}_fts"
-        return cls(f"FROM {fts} WHERE {fts} MATCH %s", "rowid", "rank", False)
+    def newest_ids(self, limit: int) -> list[int]:
+        return [row[0] for row in self._rows(f"SELECT {self.id} {self.source} ORDER BY {self.id} DESC LIMIT %s",
+                                             [limit])]
 
-    @classmethod
-    def postgresql(cls, table: str) -> "_IndexSql":
-        return cls(f"FROM {table} WHERE search_vector @@ to_tsquery('simple', %s)", "id",
-                   "-ts_rank(search_vector, to_tsquery('simple', %s))", True)
+    def count(self) -> int:
+        return self._rows(f"SELECT count(*) {self.source}", [])[0][0]
+
+    def _rows(self, sql: str, params: list) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.expression, *params])
+            return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class _FilteredMatches:
+    """Matches of a filtered queryset (visibility, source): the filter and the index in one query."""
+
+    matching: QuerySet
+
+    def newest_ids(self, limit: int) -> list[int]:
+        return list(self.matching.order_by("-pk").values_list("pk", flat=True)[:limit])
+
+    def count(self) -> int:
+        return self.matching.order_by().count()
+
+
+def _matches(queryset: QuerySet, terms: list[str], *, prefix: bool, entry: str) -> _Matches:
+    table = queryset.model._meta.db_table
+    if connection.vendor == "postgresql":
+        expression = tsquery_expression(terms, prefix=prefix)
+        if not queryset.query.where:
+            return _IndexMatches(f"FROM {table} WHERE search_vector @@ to_tsquery('simple', %s)", "id", expression)
+        return _FilteredMatches(queryset.filter(RawSQL(f"{table}.search_vector @@ to_tsquery('simple', %s)",
+                                                       [expression], output_field=models.BooleanField())))
+    expression = fts5_expression(terms, prefix=prefix)
+    if not queryset.query.where:
+        return _IndexMatches(f"FROM {table}_fts WHERE {table}_fts MATCH %s", "rowid", expression)
+    return _FilteredMatches(queryset.filter(**{f"{entry}__document__match": expression}))
+
+
+RANK_WINDOW = 200
 
 
 class RankedMatches:
-    """Matches of a whole table, paged from the index: the newest `RANK_WINDOW` matches come first,
-    best first (bm25 / ts_rank); older matches follow, newest first. Ranking every match of a broad
-    query over a million rows costs ~80 ms; one pass over a bounded window of the index gives the first
-    pages, their order and, below the window's size, the exact count."""
+    """Search results, paged from the index: the newest `RANK_WINDOW` matches come first, best first
+    (`relevance`); older matches follow, newest first. It slices, counts and iterates like a queryset.
 
-    def __init__(self, queryset: QuerySet, expression: str, index: _IndexSql) -> None:
-        self.queryset, self.expression, self.index = queryset, expression, index
+    No database index here can hand out matches best first without ranking them all, and ranking every
+    match of a broad query over a million rows (FTS5's bm25 reads each word's whole doclist for its
+    statistics) costs more than everything else a search does. Reading the newest ids stops early, and
+    ranking a bounded window in Python is the same on both engines."""
+
+    def __init__(self, queryset: QuerySet, matches: _Matches, terms: list[str], *, prefix: bool = False) -> None:
+        self.queryset, self.matches, self.terms, self.prefix = queryset, matches, terms, prefix
+        self._newest: list[int] = []
+        self._asked = 0
         self._window: list[int] | None = None
         self._count: int | None = None
 
-    def count(self) -> int:
-        if self._count is None:
-            window = self._ranked_window()
-            self._count = (len(window) if len(window) < RANK_WINDOW
-                           else self._scalar(f"SELECT count(*) {self.index.matches}", []))
-        return self._count
+    def newest_ids(self, limit: int) -> list[int]:
+        """Up to `limit` matching ids, newest first. The first read goes as far as the capped count, so
+        one read of the index serves the count, the ranked window and every page up to the cap."""
+        if limit > self._asked and (self._asked == 0 or len(self._newest) == self._asked):
+            read = max(limit, RANK_WINDOW, settings.ESAP_SEARCH_COUNT_CAP + 1)
+            self._newest, self._asked = self.matches.newest_ids(read), read
+        return self._newest[:limit]
 
     def count_up_to(self, limit: int) -> int:
-        """min(count, limit), reading at most max(limit, RANK_WINDOW) entries of the index."""
-        window = self._ranked_window()
-        if self._count is not None or len(window) < RANK_WINDOW:
-            return min(self.count(), limit)
-        if limit <= RANK_WINDOW:
-            return limit
-        return self._scalar(f"SELECT count(*) FROM (SELECT {self.index.id} {self.index.matches} LIMIT %s) AS m",
-                            [limit])
+        """min(count, limit), reading at most max(limit, the capped count) entries of the index."""
+        return min(self._count, limit) if self._count is not None else len(self.newest_ids(limit))
+
+    def count(self) -> int:
+        if self._count is None:
+            self.newest_ids(1)
+            self._count = len(self._newest) if len(self._newest) < self._asked else self.matches.count()
+        return self._count
 
     def __len__(self) -> int:
         return self.count()
@@ -139,41 +185,53 @@ class RankedMatches:
         if isinstance(index, int):
             return self[index:index + 1][0]
         start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
-        ids = self._ranked_window()[start:min(stop, RANK_WINDOW)] + self._older_ids(max(start, RANK_WINDOW), stop)
+        ids = self._ranked_window()[start:stop] + self.newest_ids(stop)[max(start, RANK_WINDOW):stop]
         rows = self.queryset.in_bulk(ids)
         return [rows[pk] for pk in ids if pk in rows]
 
     def _ranked_window(self) -> list[int]:
-        """Ids of the newest RANK_WINDOW matches, best first (newest first among equals)."""
         if self._window is None:
-            index = self.index
-            rank_params = [self.expression] if index.rank_takes_expression else []
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT {index.id}, {index.rank} {index.matches} ORDER BY {index.id} DESC LIMIT %s",
-                               [*rank_params, self.expression, RANK_WINDOW])
-                rows = cursor.fetchall()
-            self._window = [pk for pk, _ in sorted(rows, key=lambda row: (row[1], -row[0]))]
+            newest = self.newest_ids(RANK_WINDOW)
+            texts = _search_texts(self.queryset.model._meta.db_table, newest)
+            scores = relevance([texts.get(pk, "") for pk in newest], self.terms, prefix=self.prefix)
+            self._window = [pk for _, pk in sorted(zip(scores, newest), key=lambda pair: (-pair[0], -pair[1]))]
         return self._window
 
-    def _older_ids(self, start: int, stop: int) -> list[int]:
-        window = self._ranked_window()
-        if stop <= RANK_WINDOW or start >= stop or len(window) < RANK_WINDOW:
-            return []
-        index = self.index
-        return self._ids(f"SELECT {index.id} {index.matches} AND {index.id} < %s "
-                         f"ORDER BY {index.id} DESC LIMIT %s OFFSET %s",
-                         [min(window), stop - start, start - RANK_WINDOW])
 
-    def _ids(self, sql: str, params: list) -> list[int]:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [self.expression, *params])
-            return [row[0] for row in cursor.fetchall()]
+def _search_texts(table: str, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, search_text FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+        return dict(cursor.fetchall())
 
-    def _scalar(self, sql: str, params: list) -> int | None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [self.expression, *params])
-            row = cursor.fetchone()
-        return row[0] if row else None
+
+def folded_words(text: str) -> list[str]:
+    """Words as the index sees them: case-folded, without diacritics."""
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = "".join(char for char in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(char))
+    return _WORD.findall(folded)
+
+
+def relevance(texts: list[str], terms: list[str], *, prefix: bool = False, k1: float = 1.2,
+              b: float = 0.75) -> list[float]:
+    """BM25's term-frequency part, per text: repeated words count with diminishing returns, long texts
+    less. Every text holds every term, so the inverse document frequency (a corpus-wide count) would
+    only weigh the terms against each other; PostgreSQL's ts_rank does without it too."""
+    wanted = [(folded_words(term) or [term.casefold()])[0] for term in terms]
+    documents = [folded_words(text) for text in texts]
+    average_length = sum(map(len, documents)) / len(documents) if documents else 1.0
+    scores = []
+    for words in documents:
+        norm = k1 * (1 - b + b * len(words) / (average_length or 1.0))
+        score = 0.0
+        for position, term in enumerate(wanted):
+            as_prefix = prefix and position == len(wanted) - 1
+            frequency = sum(1 for word in words if word.startswith(term)) if as_prefix else words.count(term)
+            score += frequency * (k1 + 1) / (frequency + norm)
+        scores.append(score)
+    return scores
 
 
 def count_up_to(results: "QuerySet | RankedMatches", limit: int) -> int:
@@ -199,22 +257,6 @@ class CappedCountPaginator(Paginator):
     @property
     def count_is_exact(self) -> bool:
         return self._counted <= settings.ESAP_SEARCH_COUNT_CAP
-
-
-def tsquery_expression(terms: list[str]) -> str:
-    """`a & b:*`: the same semantics as on SQLite (all words, the last a prefix). Terms are \\w+ words,
-    so no tsquery operator can come from user text; quoting keeps digits-and-letters words literal."""
-    quoted = ["'" + term.replace("'", "''").replace("\\", "") + "'" for term in terms]
-    return " & ".join(quoted) + ":*"
-
-
-def _postgres_search(queryset: QuerySet, expression: str) -> QuerySet:
-    """A filtered queryset (visibility, source) searched on the stored `search_vector` column."""
-    table = queryset.model._meta.db_table
-    rank = RawSQL(f"ts_rank({table}.search_vector, to_tsquery('simple', %s))", [expression])
-    match = RawSQL(f"{table}.search_vector @@ to_tsquery('simple', %s)", [expression],
-                   output_field=models.BooleanField())
-    return queryset.filter(match).annotate(_search_rank=rank).order_by("-_search_rank", "-pk")
 
 
 def _sqlite_index_sql(table: str) -> list[str]:

@@ -3,6 +3,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from esap.search import CappedCountPaginator, relevance
 from staging.selectors import dataset_list
 from tests.factories import make_dataset
 
@@ -13,15 +14,23 @@ def titles(queryset) -> list[str]:
     return [dataset.title for dataset in queryset]
 
 
-def test_every_word_must_match_and_the_last_may_be_a_prefix():
+def test_every_word_must_match_whole():
     make_dataset(title="Crab pulsar timing", description="radio light curve")
     make_dataset(title="Crab nebula image")
     make_dataset(title="Vela pulsar timing")
 
     assert sorted(titles(dataset_list(query="crab"))) == ["Crab nebula image", "Crab pulsar timing"]
-    assert titles(dataset_list(query="crab puls")) == ["Crab pulsar timing"]  # the last word as typed
     assert titles(dataset_list(query="cra pulsar")) == []
     assert titles(dataset_list(query="radio")) == ["Crab pulsar timing"]
+
+
+def test_the_last_word_completes_as_typed_only_when_whole_words_find_nothing():
+    make_dataset(title="Crab pulsar timing")
+    make_dataset(title="Crab pulsars survey")
+
+    assert titles(dataset_list(query="crab puls")) == ["Crab pulsars survey", "Crab pulsar timing"]
+    assert titles(dataset_list(query="crab pulsar")) == ["Crab pulsar timing"]
+    assert titles(dataset_list(query="puls crab")) == []
 
 
 def test_better_matches_come_first():
@@ -105,6 +114,27 @@ def test_a_broad_query_ranks_the_newest_window_then_pages_older_matches_newest_f
     assert everything[0] == "f4"  # best match within the newest three: f6, f5, f4
     assert sorted(everything[:3]) == ["f4", "f5", "f6"] and everything[3:] == ["f3", "f2", "f1", "f0"]
     assert [d.identifier for d in results[2:5]] == everything[2:5]
+
+
+def test_one_read_of_the_index_serves_the_count_the_ranking_and_the_first_page():
+    for index in range(30):
+        make_dataset(f"d{index}", title=f"pulsar {index}")
+
+    with CaptureQueriesContext(connection) as queries:
+        paginator = CappedCountPaginator(dataset_list(query="pulsar"), 20)
+        page = list(paginator.page(1))
+
+    assert (paginator.count, len(page)) == (30, 20)
+    index_reads = [query["sql"] for query in queries.captured_queries if " MATCH " in query["sql"] or "@@" in query["sql"]]
+    assert len(index_reads) == 1
+
+
+def test_relevance_counts_words_as_the_index_sees_them():
+    scores = relevance(["Données données", "donnees", "autre texte donnees plus long encore"], ["DONNEES"])
+
+    assert scores[0] > scores[1] > scores[2] > 0
+    assert relevance(["pulsars pulsar"], ["puls"], prefix=True)[0] > relevance(["pulsars"], ["puls"], prefix=True)[0]
+    assert relevance(["nothing here"], ["pulsar"]) == [0.0]
 
 
 def query_plan(explain: str, setup: str = "") -> str:
