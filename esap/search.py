@@ -259,6 +259,18 @@ class CappedCountPaginator(Paginator):
         return self._counted <= settings.ESAP_SEARCH_COUNT_CAP
 
 
+def settle_after_bulk_load(*models: type[models.Model]) -> None:
+    """What an operator runs after a bulk import, on PostgreSQL: VACUUM merges the GIN index's pending
+    list (fresh entries every search reads one by one: 10 k rows just inserted made a search 4× slower)
+    and ANALYZE tells the planner how common each word is. Nothing to do on SQLite; inside a
+    transaction VACUUM cannot run, and autovacuum does it later."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+
+
 def _sqlite_index_sql(table: str) -> list[str]:
     fts = f"{table}_fts"
     insert = f"INSERT INTO {fts}(rowid, search_text) VALUES (new.id, new.search_text);"

@@ -1,7 +1,10 @@
 from django.core.management.base import BaseCommand
 
+from esap.search import settle_after_bulk_load
 from esap.seeding import seed_datasets, seed_facilities, seed_workflows
+from facilities.models import Facility
 from staging.models import Dataset
+from workflows.models import Workflow
 
 
 class Command(BaseCommand):
@@ -17,4 +20,5 @@ class Command(BaseCommand):
         seed_datasets(datasets, start=start)
         seed_workflows(workflows)
         seed_facilities(facilities)
+        settle_after_bulk_load(Dataset, Workflow, Facility)
         self.stdout.write(f"Added {datasets} datasets, {workflows} workflows, {facilities} facilities.")
