@@ -169,6 +169,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "facilities.tasks.facility_probe_all",
         "schedule": float(env_int("ESAP_PROBE_SECONDS", 300)),
     },
+    "refresh-planner-statistics": {
+        "task": "esap.tasks.planner_statistics_refresh",
+        "schedule": float(env_int("ESAP_STATISTICS_SECONDS", 3600)),
+    },
 }
 
 # Checkout behaviour.

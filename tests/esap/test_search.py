@@ -3,7 +3,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from esap.search import CappedCountPaginator, relevance
+from esap.search import CappedCountPaginator, refresh_planner_statistics, relevance
+from esap.seeding import seed_datasets
 from staging.selectors import dataset_list
 from tests.factories import make_dataset
 
@@ -135,6 +136,33 @@ def test_relevance_counts_words_as_the_index_sees_them():
     assert scores[0] > scores[1] > scores[2] > 0
     assert relevance(["pulsars pulsar"], ["puls"], prefix=True)[0] > relevance(["pulsars"], ["puls"], prefix=True)[0]
     assert relevance(["nothing here"], ["pulsar"]) == [0.0]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's autovacuum keeps its statistics")
+def test_a_filtered_search_reads_its_page_by_id_once_the_planner_has_statistics():
+    seed_datasets(3000)  # one source ("synthetic") for all: the (source, identifier) index selects nothing
+    refresh_planner_statistics()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert len(list(CappedCountPaginator(dataset_list(query="lofar", source="synthetic"), 20).page(1))) == 20
+
+    page_read = queries.captured_queries[-1]["sql"]
+    assert "INTEGER PRIMARY KEY" in query_plan("EXPLAIN QUERY PLAN " + page_read)
+
+
+def test_housekeeping_refreshes_the_planner_statistics():
+    from django.conf import settings
+
+    from esap.tasks import planner_statistics_refresh
+
+    make_dataset(title="Crab pulsar")
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "esap.tasks.planner_statistics_refresh" in scheduled
+    planner_statistics_refresh()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'staging_dataset'")
+            assert cursor.fetchone()[0] > 0
 
 
 def query_plan(explain: str, setup: str = "") -> str:
