@@ -103,7 +103,6 @@ class FacilitySearchEntry(models.Model):
         Facility, primary_key=True, db_column="rowid", on_delete=models.DO_NOTHING, related_name="search_entry"
     )
     document = FullTextMatchField(db_column="facilities_facility_fts")
-    rank = models.FloatField()
 
     class Meta:
         managed = False

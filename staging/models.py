@@ -40,7 +40,6 @@ class DatasetSearchEntry(models.Model):
         Dataset, primary_key=True, db_column="rowid", on_delete=models.DO_NOTHING, related_name="search_entry"
     )
     document = FullTextMatchField(db_column="staging_dataset_fts")
-    rank = models.FloatField()
 
     class Meta:
         managed = False

@@ -109,7 +109,6 @@ class WorkflowSearchEntry(models.Model):
         Workflow, primary_key=True, db_column="rowid", on_delete=models.DO_NOTHING, related_name="search_entry"
     )
     document = FullTextMatchField(db_column="workflows_workflow_fts")
-    rank = models.FloatField()
 
     class Meta:
         managed = False
