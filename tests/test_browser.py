@@ -1,7 +1,12 @@
 """A scientist's whole path in a real browser: log in through the community's identity provider,
 search, fill the cart, check out, watch the launch, and land in JupyterLab (single sign-on: no second
-login) with the notebook's first cells run on their data."""
+login) with the notebook's first cells run on their data. And the Virtual Observatory page: a cone
+search on a real VO service, its result into the cart."""
 import os
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -12,13 +17,15 @@ from tests.factories import make_workflow
 from tests.launching import local_dataset
 from tests.servers.oidc.fixture import PROVIDER_ID
 
-pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.oidc, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def click(browser, css: str) -> None:
     WebDriverWait(browser, 20).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css))).click()
 
 
+@pytest.mark.hub
+@pytest.mark.oidc
 def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env, portal_uses_idp):
     # The hub logs its users in through the same IdP, naming them by the same claim.
     facility = hub_facility(name="Browser hub", hub_url=launch_env.public_url, identity_provider=PROVIDER_ID,
@@ -60,3 +67,37 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     assert "lightcurves/crab_pulsar.csv: 200 samples" in output.text
     if os.environ.get("ESAP_SCREENSHOT_DIR"):  # for a person to look at what the scientist sees
         browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "notebook.png"))
+
+
+def log_in_as(browser, live_server, user) -> None:
+    """The session cookie of a login made on the server side (the IdP path is the test above)."""
+    client = Client()
+    client.force_login(user)
+    browser.get(f"{live_server.url}/healthz")
+    browser.delete_all_cookies()
+    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                        "path": "/"})
+
+
+@pytest.mark.vo
+def test_vo_cone_search_to_cart(browser, live_server, vo_server):
+    from staging.models import VOService
+
+    VOService.objects.create(name="Fixture TAP", slug="fixture-tap", kind="tap", url=vo_server.tap_url)
+    log_in_as(browser, live_server, User.objects.create_user("vera", password="not-used-here"))
+    wait = WebDriverWait(browser, 60)
+
+    browser.get(f"{live_server.url}/vo/")
+    Select(browser.find_element(By.NAME, "service")).select_by_value("fixture-tap")
+    for name, value in {"ra": "150", "dec": "2", "radius": "0.05"}.items():
+        browser.find_element(By.NAME, name).send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "#vo-search button[type=submit]").click()
+
+    results = wait.until(EC.presence_of_element_located((By.ID, "vo-results")))
+    assert "field-b-v.fits" in results.text and "field-a-v.fits" not in results.text
+    click(browser, 'button[data-dataset="ivo://test.portal.local/~?vofix/data/field-b-v.fits"]')
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Added to your cart."))
+    assert browser.find_element(By.NAME, "ra").get_attribute("value") == "150"  # back on the same search
+    assert "Cart (1)" in browser.find_element(By.ID, "nav-cart").text
+    browser.get(f"{live_server.url}/cart/")
+    assert "field-b-v.fits" in browser.find_element(By.TAG_NAME, "main").text
