@@ -45,6 +45,10 @@ class _HidePassword(logging.Filter):
 CLIENT_LOG = logging.getLogger(f"{__name__}.client")  # the logger handed to rucio-clients
 CLIENT_LOG.addFilter(_HidePassword())
 POLL_SECONDS = (0.2, 1.0)  # first and longest pause between polls of a rule (the pause doubles)
+# Only Rucio administrators may boost or replace a rule (the generic permission policy), so the portal's
+# account cannot make Rucio try a stuck copy again; a retry finds the same rule.
+STUCK_ADVICE = ("Rucio's rule repairer retries stuck copies by itself; retry the checkout once the data "
+                "lake's operators report the cause fixed.")
 KEEPALIVE_SECONDS = 10.0  # report at least this often while a rule replicates (renews the worker's lease)
 
 
@@ -274,7 +278,7 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
         for identifier_, rule in states.items():
             if rule["state"] == "STUCK":
                 raise StagingError(identifier_, f"replication rule {rule['id']} is STUCK: "
-                                                f"{_stuck_reason(client, rule)}")
+                                                f"{_stuck_reason(client, rule)}. {STUCK_ADVICE}")
         now = time.monotonic()
         if locks != last_seen or now - last_report > KEEPALIVE_SECONDS:
             total = sum(locks.values()) or 1

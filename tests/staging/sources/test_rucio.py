@@ -218,6 +218,7 @@ def test_fault_rule_stuck_after_failed_copies_reports_rucios_reason(rucio_server
         source.stage(refs(lake, name), target=rule_target(rucio_server, deadline=90))
     assert "fail-copy" in failed.value.detail
     assert "attempts" in failed.value.detail
+    assert "repairer retries stuck copies by itself" in failed.value.detail  # what a retry can and cannot do
 
 
 def test_fault_rule_never_completing_stops_at_the_facility_deadline(rucio_server, lake, source,
