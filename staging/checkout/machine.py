@@ -67,6 +67,13 @@ def renew(checkout_id: Any, *, worker: str) -> None:
     Checkout.objects.filter(pk=checkout_id, leased_by=worker).update(lease_until=_lease_end(timezone.now()))
 
 
+def renew_in_phase(checkout_id: Any, *, worker: str, phase: str) -> bool:
+    """Renew the lease while the checkout is still in `phase` and ours; False once it moved on (the user
+    cancelled it, or another run took it over), which tells the step to stop."""
+    return bool(Checkout.objects.filter(pk=checkout_id, leased_by=worker, state=phase)
+                .update(lease_until=_lease_end(timezone.now())))
+
+
 def release(checkout_id: Any, *, worker: str) -> None:
     Checkout.objects.filter(pk=checkout_id, leased_by=worker).update(leased_by="", lease_until=None)
 

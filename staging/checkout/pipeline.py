@@ -93,9 +93,12 @@ def _advance(checkout_id: str, holder: str) -> None:
 
 def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] | None:
     """The step's fields for the transition, or None when it failed (the failure is recorded)."""
-    report = steps.Reporter(checkout.pk, state, lambda: machine.renew(checkout.pk, worker=holder))
+    report = steps.Reporter(checkout.pk, state,
+                            lambda: machine.renew_in_phase(checkout.pk, worker=holder, phase=state.value))
     try:
         return STEP_FUNCTIONS[state](checkout, report) or {}
+    except steps.StepAbandoned as abandoned:
+        log.info("%s; stopping", abandoned)
     except EsapError as error:
         _fail(checkout, state, error)
     except SoftTimeLimitExceeded:

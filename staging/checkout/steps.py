@@ -23,17 +23,23 @@ from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, St
 from workflows.models import Workflow, WorkflowVersion
 
 
+class StepAbandoned(Exception):
+    """The checkout left the step while it ran (cancelled by the user, or taken over): stop working."""
+
+
 @dataclass
 class Reporter:
-    """Writes in-phase events (e.g. the hub's spawn messages) and renews the worker's lease."""
+    """Writes in-phase events (e.g. the hub's spawn messages) and renews the worker's lease. Long steps
+    report at least every few seconds, so this is also where they learn that the checkout moved on."""
 
     checkout_id: Any
     phase: State
-    keep_alive: Callable[[], None]
+    keep_alive: Callable[[], bool]
 
     def __call__(self, message: str, progress: int | None = None, **data: Any) -> None:
+        if not self.keep_alive():
+            raise StepAbandoned(f"checkout {self.checkout_id} is no longer {self.phase.value}")
         machine.record(self.checkout_id, phase=self.phase, message=message, progress=progress, data=data)
-        self.keep_alive()
 
 
 def stage(checkout: Checkout, report: Reporter) -> dict:

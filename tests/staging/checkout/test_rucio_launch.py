@@ -3,6 +3,7 @@ replicates it to the facility's RSE with a rule, spawns the server, and the note
 the staged files by their mounted paths. Every Rucio fault ends the checkout failed with the reason, the
 cart restored, and a retry that resumes at staging."""
 import json
+import time
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -226,3 +227,30 @@ def test_fault_quota_exceeded(launch_env, hub_facility, rucio_server, rucio_data
     failed = wait_for(launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name))
 
     assert_failed_at_staging_with_cart_restored(failed, "quota is exceeded")
+
+
+def test_cancelling_while_a_rule_replicates_frees_the_worker_long_before_the_deadline(
+        launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
+    user, lake = make_user(), data_lake(rucio_server)
+    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
+    replicating = checkout.events.filter(phase="staging", data__source="rucio", data__replicating=1)
+    eventually(replicating.exists, timeout=90)
+    api = APIClient()
+    api.force_authenticate(user)
+
+    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
+    cancelled = checkout.events.last()
+
+    # The step notices at its next progress report (at least every 10 s) and lets go of the checkout.
+    eventually(lambda: Checkout.objects.get(pk=checkout.pk).leased_by == "", timeout=30)
+    checkout.refresh_from_db()
+    assert checkout.state == "cancelled"
+    assert not checkout.events.filter(pk__gt=cancelled.pk).exists()
+
+
+def eventually(condition, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.2)
