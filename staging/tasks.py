@@ -9,6 +9,11 @@ def checkout_run(checkout_id: str) -> None:
     pipeline.run(checkout_id)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def checkout_stop_server(checkout_id: str) -> None:
+    pipeline.stop_cancelled_server(checkout_id)
+
+
 @shared_task(ignore_result=True)
 def checkout_sweep() -> int:
     """Re-enqueue checkouts whose worker vanished (lease expired mid-step)."""

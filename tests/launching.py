@@ -46,6 +46,13 @@ def wait_for(checkout: Checkout, states=TERMINAL, timeout: float = 120.0) -> Che
                          f"{list(checkout.events.values_list('phase', 'message'))}")
 
 
+def eventually(condition, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.2)
+
+
 def notebook_with_cells(*sources: str, first_cells: int | None = None) -> dict:
     notebook = new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from esap.errors import EsapError, ServiceError
-from staging.checkout import machine, steps
+from staging.checkout import hub_access, machine, steps
 from staging.checkout.states import STEPS, State, next_step
 from staging.models import Checkout
 
@@ -88,6 +88,7 @@ def _advance(checkout_id: str, holder: str) -> None:
         if not machine.transition(checkout_id, source=state, target=target,
                                   message=ENTRY_MESSAGES[target], **fields):
             log.info("checkout %s: moved on while %s ran (cancelled?); stopping", checkout_id, state)
+            stop_cancelled_server(checkout_id)
             return
 
 
@@ -99,6 +100,7 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
         return STEP_FUNCTIONS[state](checkout, report) or {}
     except steps.StepAbandoned as abandoned:
         log.info("%s; stopping", abandoned)
+        stop_cancelled_server(checkout.pk)
     except EsapError as error:
         _fail(checkout, state, error)
     except SoftTimeLimitExceeded:
@@ -116,6 +118,20 @@ def _fail(checkout: Checkout, state: State, error: EsapError) -> None:
         data={"code": error.code, "step": state.value}, failed_step=state.value,
         error_code=error.code, error_message=error.message,
     )
+
+
+def stop_cancelled_server(checkout_id: Any) -> None:
+    """A cancelled launch's server is stopped and forgotten (the user gave up on it). Runs from the
+    cancel (a task) and again from a step that notices the cancel, in case that step started the server
+    after the first stop: each stops what it finds, an absent server counts as stopped."""
+    checkout = Checkout.objects.select_related("facility").get(pk=checkout_id)
+    if checkout.state != State.CANCELLED or not checkout.server_name or checkout.facility is None:
+        return
+    try:
+        with hub_access.translated_errors():
+            hub_access.client_for(checkout.facility).stop_server(checkout.hub_username, checkout.server_name)
+    except EsapError as error:
+        log.warning("checkout %s: could not stop server %s: %s", checkout.pk, checkout.server_name, error.code)
 
 
 def sweep_stale() -> int:

@@ -49,6 +49,7 @@ def checkout_cancel(*, user, pk) -> Checkout:
     if not machine.transition(checkout.pk, source=State(checkout.state), target=State.CANCELLED,
                               message="Cancelled by the user."):
         raise UserError("checkout.not_cancellable", state=checkout_get(user=user, pk=pk).state)
+    _stop_server_on_commit(checkout)
     return checkout_get(user=user, pk=pk)
 
 
@@ -97,3 +98,9 @@ def _enqueue_on_commit(checkout: Checkout) -> None:
     from staging.tasks import checkout_run
 
     transaction.on_commit(lambda: checkout_run.delay(str(checkout.pk)))
+
+
+def _stop_server_on_commit(checkout: Checkout) -> None:
+    from staging.tasks import checkout_stop_server
+
+    transaction.on_commit(lambda: checkout_stop_server.delay(str(checkout.pk)))

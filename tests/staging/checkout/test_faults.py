@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from staging.models import Cart, Checkout
 from tests.factories import make_user, make_workflow
-from tests.launching import hub_client, launch, notebook_with_cells, server_for, wait_for
+from tests.launching import eventually, hub_client, launch, notebook_with_cells, server_for, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
 
@@ -116,9 +116,12 @@ def test_only_a_failed_checkout_can_be_retried(launch_env, hub_facility):
     assert response.status_code == 400 and response.json()["error"] == "checkout.not_retryable"
 
 
-def test_cancel_while_spawning_gives_the_cart_back(launch_env, hub_facility):
+def test_cancel_while_spawning_gives_the_cart_back_and_stops_the_server(launch_env, hub_facility):
     user = make_user()
-    checkout = wait_for(launch(user, facility=hub_facility(deadline=8), profile="hangs"), states={"spawning"})
+    facility = hub_facility(deadline=120)  # nothing else would end this spawn during the test
+    checkout = wait_for(launch(user, facility=facility, profile="hangs"), states={"spawning"})
+    hub, server_name = hub_client(launch_env), f"esap-{checkout.pk.hex[:12]}"
+    eventually(lambda: getattr(hub.get_server(checkout.hub_username, server_name), "pending", None) == "spawn")
     api = APIClient()
     api.force_authenticate(user)
 
@@ -126,10 +129,12 @@ def test_cancel_while_spawning_gives_the_cart_back(launch_env, hub_facility):
 
     cart = Cart.objects.get(user=user)
     assert cart.frozen_by is None and cart.items.count() == 1
-    time.sleep(9)  # the worker's spawn step ends at its deadline and must not move a cancelled checkout
+    # Stopped by the portal, well before the test hub gives up on the hanging server by itself (20 s).
+    eventually(lambda: hub.get_server(checkout.hub_username, server_name) is None, timeout=12)
+    # The worker's spawn step ends (its server is gone) without moving the cancelled checkout.
+    eventually(lambda: Checkout.objects.get(pk=checkout.pk).leased_by == "")
     checkout.refresh_from_db()
     assert checkout.state == "cancelled"
-    hub_client(launch_env).stop_server(checkout.hub_username, checkout.server_name)
 
 
 def test_worker_killed_mid_spawn_resumes_without_a_second_server(launch_env, hub_facility, celery_worker):

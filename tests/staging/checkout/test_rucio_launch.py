@@ -3,7 +3,6 @@ replicates it to the facility's RSE with a rule, spawns the server, and the note
 the staged files by their mounted paths. Every Rucio fault ends the checkout failed with the reason, the
 cart restored, and a retry that resumes at staging."""
 import json
-import time
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -13,7 +12,7 @@ from staging import services
 from staging.checkout.services import checkout_start
 from staging.models import Cart, Checkout, DataLake
 from tests.factories import make_user, make_workflow
-from tests.launching import server_for, wait_for
+from tests.launching import eventually, server_for, wait_for
 from tests.servers.rucio.faults import HangingSocket, closed_port_url
 from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE
 
@@ -247,10 +246,3 @@ def test_cancelling_while_a_rule_replicates_frees_the_worker_long_before_the_dea
     checkout.refresh_from_db()
     assert checkout.state == "cancelled"
     assert not checkout.events.filter(pk__gt=cancelled.pk).exists()
-
-
-def eventually(condition, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s"
-        time.sleep(0.2)
