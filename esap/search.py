@@ -25,6 +25,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 class Searchable(models.Model):
     search_text = models.TextField(blank=True, default="", editable=False)
+    search_title_field = "title"  # whose words count more in the ranking (see `relevance`)
 
     class Meta:
         abstract = True
@@ -198,18 +199,22 @@ class RankedMatches:
     def _ranked_window(self) -> list[int]:
         if self._window is None:
             newest = self.newest_ids(RANK_WINDOW)
-            texts = _search_texts(self.queryset.model._meta.db_table, newest)
-            scores = relevance([texts.get(pk, "") for pk in newest], self.terms, prefix=self.prefix)
+            texts = _search_texts(self.queryset.model, newest)
+            scores = relevance([texts.get(pk, ("", ""))[1] for pk in newest], self.terms, prefix=self.prefix,
+                               titles=[texts.get(pk, ("", ""))[0] for pk in newest])
             self._window = [pk for _, pk in sorted(zip(scores, newest), key=lambda pair: (-pair[0], -pair[1]))]
         return self._window
 
 
-def _search_texts(table: str, ids: list[int]) -> dict[int, str]:
+def _search_texts(model: type[models.Model], ids: list[int]) -> dict[int, tuple[str, str]]:
+    """id → (title, search text) of the given rows."""
     if not ids:
         return {}
+    title = model._meta.get_field(getattr(model, "search_title_field", "title")).column
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, search_text FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
-        return dict(cursor.fetchall())
+        cursor.execute(f"SELECT id, {title}, search_text FROM {model._meta.db_table} "
+                       f"WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+        return {pk: (title_text or "", text or "") for pk, title_text, text in cursor.fetchall()}
 
 
 def folded_words(text: str) -> list[str]:
@@ -220,24 +225,31 @@ def folded_words(text: str) -> list[str]:
     return _WORD.findall(folded)
 
 
-def relevance(texts: list[str], terms: list[str], *, prefix: bool = False, k1: float = 1.2,
-              b: float = 0.75) -> list[float]:
+def relevance(texts: list[str], terms: list[str], *, prefix: bool = False, titles: list[str] | None = None,
+              title_weight: float = 2.0, k1: float = 1.2, b: float = 0.75) -> list[float]:
     """BM25's term-frequency part, per text: repeated words count with diminishing returns, long texts
-    less. Every text holds every term, so the inverse document frequency (a corpus-wide count) would
-    only weigh the terms against each other; PostgreSQL's ts_rank does without it too."""
+    less, and a word in the title (also part of the text) counts `title_weight` times more, as in BM25F.
+    Every text holds every term, so the inverse document frequency (a corpus-wide count) would only weigh
+    the terms against each other; PostgreSQL's ts_rank does without it too."""
     wanted = [(folded_words(term) or [term.casefold()])[0] for term in terms]
     documents = [folded_words(text) for text in texts]
+    title_words = [folded_words(title) for title in titles] if titles else [[] for _ in texts]
     average_length = sum(map(len, documents)) / len(documents) if documents else 1.0
     scores = []
-    for words in documents:
+    for words, in_title in zip(documents, title_words):
         norm = k1 * (1 - b + b * len(words) / (average_length or 1.0))
         score = 0.0
         for position, term in enumerate(wanted):
             as_prefix = prefix and position == len(wanted) - 1
-            frequency = sum(1 for word in words if word.startswith(term)) if as_prefix else words.count(term)
+            frequency = (_occurrences(words, term, as_prefix)
+                         + title_weight * _occurrences(in_title, term, as_prefix))
             score += frequency * (k1 + 1) / (frequency + norm)
         scores.append(score)
     return scores
+
+
+def _occurrences(words: list[str], term: str, as_prefix: bool) -> int:
+    return sum(1 for word in words if word.startswith(term)) if as_prefix else words.count(term)
 
 
 def count_up_to(results: "QuerySet | RankedMatches", limit: int) -> int:

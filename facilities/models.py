@@ -24,6 +24,8 @@ class StagingMode(models.TextChoices):
 
 
 class Facility(Searchable):
+    search_title_field = "name"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)

@@ -41,6 +41,13 @@ def test_better_matches_come_first():
     assert titles(dataset_list(query="galaxy"))[0] == "Galaxy survey"
 
 
+def test_a_word_in_the_title_counts_more_than_one_in_a_shorter_description():
+    make_dataset("a", title="Notes", description="crab")
+    make_dataset("b", title="Crab nebula image", description="taken on a long night of observations")
+
+    assert titles(dataset_list(query="crab")) == ["Crab nebula image", "Notes"]
+
+
 def test_index_follows_edits_and_deletions():
     dataset = make_dataset(title="Old title")
     dataset.title = "Renamed spectrum"
