@@ -178,7 +178,7 @@ class RankedMatches:
 
     def count(self) -> int:
         if self._count is None:
-            self.newest_ids(1)
+            self.newest_ids(1)  # the one read of the index, if it has not happened yet
             self._count = len(self._newest) if len(self._newest) < self._asked else self.matches.count()
         return self._count
 
@@ -192,25 +192,26 @@ class RankedMatches:
         if isinstance(index, int):
             return self[index:index + 1][0]
         start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
-        ids = self._ranked_window()[start:stop] + self.newest_ids(stop)[max(start, RANK_WINDOW):stop]
+        ranked = self._ranked_window()[start:stop] if start < RANK_WINDOW else []
+        ids = ranked + self.newest_ids(stop)[max(start, RANK_WINDOW):stop]
         rows = self.queryset.in_bulk(ids)
         return [rows[pk] for pk in ids if pk in rows]
 
     def _ranked_window(self) -> list[int]:
         if self._window is None:
             newest = self.newest_ids(RANK_WINDOW)
-            texts = _search_texts(self.queryset.model, newest)
-            scores = relevance([texts.get(pk, ("", ""))[1] for pk in newest], self.terms, prefix=self.prefix,
-                               titles=[texts.get(pk, ("", ""))[0] for pk in newest])
+            found = _titles_and_texts(self.queryset.model, newest)
+            pairs = [found.get(pk, ("", "")) for pk in newest]
+            scores = relevance([text for _, text in pairs], self.terms, prefix=self.prefix,
+                               titles=[title for title, _ in pairs])
             self._window = [pk for _, pk in sorted(zip(scores, newest), key=lambda pair: (-pair[0], -pair[1]))]
         return self._window
 
 
-def _search_texts(model: type[models.Model], ids: list[int]) -> dict[int, tuple[str, str]]:
-    """id → (title, search text) of the given rows."""
+def _titles_and_texts(model: type[Searchable], ids: list[int]) -> dict[int, tuple[str, str]]:
     if not ids:
         return {}
-    title = model._meta.get_field(getattr(model, "search_title_field", "title")).column
+    title = model._meta.get_field(model.search_title_field).column
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, {title}, search_text FROM {model._meta.db_table} "
                        f"WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
@@ -284,7 +285,8 @@ def settle_after_bulk_load(*models: type[models.Model]) -> None:
     autovacuum does it later. On SQLite, the planner statistics of `refresh_planner_statistics`."""
     if connection.vendor == "sqlite":
         refresh_planner_statistics()
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    if connection.in_atomic_block:
         return
     with connection.cursor() as cursor:
         for model in models:

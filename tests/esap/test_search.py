@@ -122,6 +122,7 @@ def test_a_broad_query_ranks_the_newest_window_then_pages_older_matches_newest_f
     assert everything[0] == "f4"  # best match within the newest three: f6, f5, f4
     assert sorted(everything[:3]) == ["f4", "f5", "f6"] and everything[3:] == ["f3", "f2", "f1", "f0"]
     assert [d.identifier for d in results[2:5]] == everything[2:5]
+    assert [d.identifier for d in results[4:6]] == everything[4:6] == ["f2", "f1"]  # a page past the window
 
 
 def test_one_read_of_the_index_serves_the_count_the_ranking_and_the_first_page():
