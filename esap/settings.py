@@ -180,6 +180,11 @@ ESAP_SPAWN_DEADLINE_SECONDS = env_int("ESAP_SPAWN_DEADLINE_SECONDS", 300)
 # A worker holds a checkout for this long between signs of life; past it, another worker may resume it.
 ESAP_CHECKOUT_LEASE_SECONDS = env_int("ESAP_CHECKOUT_LEASE_SECONDS", 120)
 ESAP_CELL_TIMEOUT_SECONDS = env_int("ESAP_CELL_TIMEOUT_SECONDS", 120)
+# Data in transit (a Rucio replication rule): a run waits this long, then gives the worker back and a
+# later run looks again, first after ESAP_STAGING_RECHECK_SECONDS, then less often as the copy drags on
+# (at most every 10 minutes, below the broker's visibility timeout), until the facility's staging deadline.
+ESAP_STAGING_WAIT_SECONDS = env_int("ESAP_STAGING_WAIT_SECONDS", 30)
+ESAP_STAGING_RECHECK_SECONDS = env_int("ESAP_STAGING_RECHECK_SECONDS", 60)
 ESAP_NOTEBOOK_DIR = env("ESAP_NOTEBOOK_DIR", "esap")
 # Outbound URLs (facility hubs, repositories): loopback/private targets only if the operator allows.
 ESAP_ALLOW_PRIVATE_URLS = env_bool("ESAP_ALLOW_PRIVATE_URLS", DEBUG)

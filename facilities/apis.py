@@ -25,6 +25,8 @@ class FacilityOutputSerializer(serializers.Serializer):
     data_rse_expression = serializers.CharField()
     data_mount_path = serializers.CharField()
     staging_mode = serializers.CharField()
+    spawn_deadline_seconds = serializers.IntegerField()
+    staging_deadline_seconds = serializers.IntegerField()
     identity_provider = serializers.CharField()
     hub_username_claim = serializers.CharField()
     health = serializers.CharField()
@@ -83,6 +85,10 @@ class FacilityCreateApi(APIView):
         data_mount_path = serializers.CharField(required=False, default="", allow_blank=True)
         staging_mode = serializers.ChoiceField(choices=StagingMode.choices, required=False,
                                                default=StagingMode.DOWNLOAD)
+        spawn_deadline_seconds = serializers.IntegerField(required=False, default=300, min_value=10,
+                                                          max_value=24 * 3600)
+        staging_deadline_seconds = serializers.IntegerField(required=False, default=6 * 3600, min_value=10,
+                                                            max_value=30 * 24 * 3600)
         identity_provider = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
         hub_username_claim = serializers.CharField(required=False, default="preferred_username",
                                                    allow_blank=True, max_length=100)

@@ -51,6 +51,10 @@ class Facility(Searchable):
     )
     staging_mode = models.CharField(max_length=20, choices=StagingMode, default=StagingMode.DOWNLOAD)
     spawn_deadline_seconds = models.PositiveIntegerField(default=300)
+    staging_deadline_seconds = models.PositiveIntegerField(
+        default=6 * 3600,
+        help_text="How long a checkout may wait for its data to reach this facility's storage (a Rucio "
+                  "replication rule copying) before it fails. No worker is held while it waits.")
     visibility = models.CharField(max_length=20, choices=Visibility, default=Visibility.PUBLIC)
     groups = models.ManyToManyField("auth.Group", blank=True, related_name="+",
                                     help_text="Who may see and launch on it when limited to groups.")

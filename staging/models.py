@@ -86,6 +86,7 @@ class Checkout(models.Model):
     task_id = models.CharField(max_length=100, blank=True)
     leased_by = models.CharField(max_length=200, blank=True, help_text="The worker running it now.")
     lease_until = models.DateTimeField(null=True, blank=True)
+    state_since = models.DateTimeField(null=True, blank=True, help_text="When it entered its current state.")
     # What was launched, copied at checkout so later catalogue edits do not rewrite history.
     facility = models.ForeignKey("facilities.Facility", null=True, on_delete=models.SET_NULL, related_name="+")
     facility_slug = models.CharField(max_length=100)

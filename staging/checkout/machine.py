@@ -1,6 +1,6 @@
 """The only place a checkout's state changes: a compare-and-set on the row plus one event per move."""
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +24,7 @@ def transition(checkout_id: Any, *, source: State, target: State, message: str,
         fields.setdefault("finished_at", now)
     with transaction.atomic():
         moved = Checkout.objects.filter(pk=checkout_id, state=source).update(
-            state=target, updated_at=now, **fields
+            state=target, state_since=now, updated_at=now, **fields
         )
         if not moved:
             return False
@@ -72,6 +72,13 @@ def renew_in_phase(checkout_id: Any, *, worker: str, phase: str) -> bool:
     cancelled it, or another run took it over), which tells the step to stop."""
     return bool(Checkout.objects.filter(pk=checkout_id, leased_by=worker, state=phase)
                 .update(lease_until=_lease_end(timezone.now())))
+
+
+def park(checkout_id: Any, *, worker: str, phase: str, until: datetime) -> bool:
+    """Give the lease up until `until` while the step waits on remote work (the sweeper leaves the
+    checkout alone until then); False if the checkout moved on meanwhile."""
+    return bool(Checkout.objects.filter(pk=checkout_id, leased_by=worker, state=phase)
+                .update(leased_by="", lease_until=until))
 
 
 def release(checkout_id: Any, *, worker: str) -> None:

@@ -93,7 +93,7 @@ def _advance(checkout_id: str, holder: str) -> None:
 
 
 def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] | None:
-    """The step's fields for the transition, or None when it failed (the failure is recorded)."""
+    """The step's fields for the transition, or None when it failed (recorded), was abandoned or waits."""
     report = steps.Reporter(checkout.pk, state,
                             lambda: machine.renew_in_phase(checkout.pk, worker=holder, phase=state.value))
     try:
@@ -101,6 +101,8 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
     except steps.StepAbandoned as abandoned:
         log.info("%s; stopping", abandoned)
         stop_cancelled_server(checkout.pk)
+    except steps.NotYet as waiting:
+        _park(checkout, state, holder, waiting)
     except EsapError as error:
         _fail(checkout, state, error)
     except SoftTimeLimitExceeded:
@@ -109,6 +111,24 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
         log.exception("checkout %s: step %s crashed", checkout.pk, state)
         _fail(checkout, state, ServiceError("internal"))
     return None
+
+
+def _park(checkout: Checkout, state: State, holder: str, waiting: steps.NotYet) -> None:
+    """Give the worker back and run the step again later. If that scheduled run is lost (a broker
+    restart), the sweeper picks the checkout up once the parking time is over."""
+    from staging.tasks import checkout_run
+
+    until = timezone.now() + timedelta(seconds=waiting.retry_in)
+    if not machine.park(checkout.pk, worker=holder, phase=state.value, until=until):
+        return  # cancelled (or taken over) meanwhile
+    machine.record(checkout.pk, phase=state, message=f"{waiting.message}; looking again in "
+                                                    f"{_duration(waiting.retry_in)}.",
+                   data={"waiting_until": until.isoformat()})
+    checkout_run.apply_async((str(checkout.pk),), countdown=waiting.retry_in)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _fail(checkout: Checkout, state: State, error: EsapError) -> None:

@@ -19,12 +19,23 @@ from staging.checkout.injection import (
 )
 from staging.checkout.states import State
 from staging.models import Checkout
-from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget, get_source
+from staging.sources.base import (
+    DatasetRef, SourceUnavailable, StagingError, StagingPending, StagingTarget, get_source,
+)
 from workflows.models import Workflow, WorkflowVersion
 
 
 class StepAbandoned(Exception):
     """The checkout left the step while it ran (cancelled by the user, or taken over): stop working."""
+
+
+class NotYet(Exception):
+    """Remote work the step started is still under way (data copying into the facility's storage): run
+    the step again in `retry_in` seconds from a new task instead of holding a worker while it lasts."""
+
+    def __init__(self, message: str, retry_in: float) -> None:
+        self.message, self.retry_in = message, retry_in
+        super().__init__(message)
 
 
 @dataclass
@@ -46,7 +57,10 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
     facility = _facility(checkout)
     target = StagingTarget(facility_slug=facility.slug, staging_mode=facility.staging_mode,
                            rse_expression=facility.data_rse_expression, mount_path=facility.data_mount_path,
-                           deadline_seconds=facility.spawn_deadline_seconds)
+                           deadline_seconds=facility.staging_deadline_seconds,
+                           started_at=(checkout.state_since or timezone.now()).timestamp(),
+                           wait_seconds=settings.ESAP_STAGING_WAIT_SECONDS,
+                           recheck_seconds=settings.ESAP_STAGING_RECHECK_SECONDS)
     staged = []
     for source, refs in _by_source(checkout.datasets).items():
         def source_report(message: str, progress: int | None = None, _source: str = source,
@@ -54,6 +68,8 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
             report(message, progress, source=_source, **data)
         try:
             results = get_source(source).stage(refs, target=target, report=source_report)
+        except StagingPending as waiting:
+            raise NotYet(waiting.detail, waiting.retry_in) from waiting
         except SourceUnavailable as error:
             raise ServiceError("staging.unavailable", identifier=error.identifier,
                                detail=error.detail) from error

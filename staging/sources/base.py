@@ -1,7 +1,10 @@
 """The data-source adapter contract and its registry. Adapters take plain values, return dataclasses,
 and import no Django, so each can be tested against its real server without a database."""
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+MAX_RECHECK_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,20 @@ class StagingTarget:
     staging_mode: str = "download"  # "rule" (replicate to the facility's storage) or "download"
     rse_expression: str = ""
     mount_path: str = ""
-    deadline_seconds: int = 600
+    deadline_seconds: int = 600  # give up on data not there this long after staging began
+    started_at: float = field(default_factory=time.time)  # when staging began (epoch; it may span runs)
+    wait_seconds: float = 30.0  # how long one run waits on data in transit before handing the worker back
+    recheck_seconds: float = 60.0  # the shortest pause before a later run looks again
+
+    @property
+    def deadline_at(self) -> float:
+        return self.started_at + self.deadline_seconds
+
+    def recheck_in(self, now: float) -> float:
+        """Seconds until a later run should look again: soon at first, then a tenth of the time spent
+        so far (a copy that took an hour is not checked every minute), never past the deadline."""
+        interval = max(self.recheck_seconds, min((now - self.started_at) / 10, MAX_RECHECK_SECONDS))
+        return max(0.0, min(interval, self.deadline_at - now))
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,15 @@ class StagingError(Exception):
         self.identifier = identifier
         self.detail = detail
         super().__init__(f"{identifier}: {detail}")
+
+
+class StagingPending(Exception):
+    """The data is on its way (a replication rule still copying) and the deadline is not reached: a later
+    run should look again in `retry_in` seconds rather than a worker wait for hours."""
+
+    def __init__(self, detail: str, retry_in: float) -> None:
+        self.detail, self.retry_in = detail, retry_in
+        super().__init__(detail)
 
 
 class SourceUnavailable(StagingError):

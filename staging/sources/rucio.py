@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 import requests
 
 from staging.sources.base import (
-    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, silent,
+    DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingPending,
+    StagingTarget, silent,
 )
 
 KIND = "rucio"
@@ -186,13 +187,18 @@ class RucioSource:
     def stage(self, datasets: list[DatasetRef], *, target: StagingTarget,
               report: Report = silent) -> list[StagedDataset]:
         staged: dict[str, StagedDataset] = {}
+        pending: list[StagingPending] = []
         for slug, refs in _by_instance(datasets).items():
             instance = self._instance(slug, refs[0])
             try:
                 stage = stage_by_rule if target.staging_mode == "rule" else stage_by_download
                 staged.update({s.identifier: s for s in stage(instance, refs, target=target, report=report)})
+            except StagingPending as waiting:
+                pending.append(waiting)  # the other instances' rules still get made now
             except RucioError as error:
                 raise _staging_error(refs[0], error) from error
+        if pending:
+            raise min(pending, key=lambda waiting: waiting.retry_in)
         return [staged[ref.identifier] for ref in datasets]
 
     def _instance(self, slug: str, ref: DatasetRef) -> RucioInstance:
@@ -229,7 +235,7 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
             rules[ref.identifier] = ensure_rule(client, instance, _did(ref), target.rse_expression)
     report(f"Replication rule(s) {', '.join(rules.values())} to {target.rse_expression}.",
            rules=list(rules.values()))
-    wait_for_rules(client, instance, rules, deadline_seconds=target.deadline_seconds, report=report)
+    wait_for_rules(client, instance, rules, target=target, report=report)
     with translated_errors(instance):
         return [_staged_on_rse(client, ref, target, rules[ref.identifier]) for ref in refs]
 
@@ -260,11 +266,12 @@ def ensure_rule(client: Client, instance: RucioInstance, did: dict[str, str], rs
         raise
 
 
-def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str], *, deadline_seconds: float,
+def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str], *, target: StagingTarget,
                    report: Report = silent) -> None:
     """Poll until every rule is OK. STUCK fails with examine_replication_rule's reason; so does the
-    deadline, since a rule with no transfer daemon behind it stays REPLICATING forever."""
-    deadline = time.monotonic() + deadline_seconds
+    staging deadline, since a rule with no transfer daemon behind it stays REPLICATING forever. After
+    `target.wait_seconds` the wait goes on from a later run (StagingPending): a copy may take hours."""
+    run_ends = time.time() + target.wait_seconds
     last_seen, last_report, pause = None, 0.0, POLL_SECONDS[0]
     while True:
         states = {}
@@ -279,19 +286,22 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
             if rule["state"] == "STUCK":
                 raise StagingError(identifier_, f"replication rule {rule['id']} is STUCK: "
                                                 f"{_stuck_reason(client, rule)}. {STUCK_ADVICE}")
-        now = time.monotonic()
+        now = time.time()
+        total = sum(locks.values())
         if locks != last_seen or now - last_report > KEEPALIVE_SECONDS:
-            total = sum(locks.values()) or 1
             report(f"Replicating: {locks['ok']} ok, {locks['replicating']} replicating, "
                    f"{locks['stuck']} stuck.",
-                   int(100 * locks["ok"] / total), **locks)
+                   int(100 * locks["ok"] / (total or 1)), **locks)
             last_seen, last_report = locks, now
-        if now > deadline:
+        if now >= target.deadline_at:
             identifier_, rule = next((i, r) for i, r in states.items() if r["state"] != "OK")
             raise StagingError(identifier_, f"replication rule {rule['id']} is still {rule['state']} after "
-                                            f"{deadline_seconds:g} s ({locks['ok']} of {sum(locks.values())} "
+                                            f"{target.deadline_seconds:g} s ({locks['ok']} of {total} "
                                             "file(s) replicated); the data lake may be busy, retry later")
-        time.sleep(min(pause, max(deadline - now, 0.05)))
+        if now >= run_ends:
+            raise StagingPending(f"Replicating: {locks['ok']} of {total} file(s) on the facility's storage",
+                                 retry_in=target.recheck_in(now))
+        time.sleep(min(pause, max(min(run_ends, target.deadline_at) - now, 0.05)))
         pause = min(pause * 2, POLL_SECONDS[1])
 
 

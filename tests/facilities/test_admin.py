@@ -13,6 +13,7 @@ def facility_form(**overrides) -> dict:
         "name": "Admin hub", "slug": "admin-hub", "hub_url": "http://127.0.0.1:8081", "api_token": "adm-TOKEN-1",
         "description": "", "keywords": "", "allow_user_creation": "on", "data_rse_expression": "",
         "data_mount_path": "", "staging_mode": "download", "spawn_deadline_seconds": "300",
+        "staging_deadline_seconds": "21600",
         "visibility": "public",
         "profiles-TOTAL_FORMS": "1", "profiles-INITIAL_FORMS": "0", "profiles-MIN_NUM_FORMS": "0",
         "profiles-MAX_NUM_FORMS": "1000", "profiles-0-slug": "small", "profiles-0-display_name": "Small",

@@ -108,3 +108,22 @@ def test_duplicate_slug_is_a_field_error(api, settings):
         "name": "x", "slug": "taken", "hub_url": "http://127.0.0.1/"}, format="json")
 
     assert response.status_code == 400 and "slug" in response.json()["fields"]
+
+
+def test_registration_takes_the_deadlines_and_refuses_nonsense_ones_with_a_reason(api, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    api.force_authenticate(make_user(staff=True))
+    hub = {"name": "Lake hub", "slug": "lake-hub", "hub_url": "http://127.0.0.1:8000/"}
+
+    refused = api.post("/api/facilities/register/", {**hub, "staging_deadline_seconds": 0}, format="json")
+    assert refused.status_code == 400 and "staging_deadline_seconds" in refused.json()["fields"]
+
+    response = api.post("/api/facilities/register/", {**hub, "spawn_deadline_seconds": 600,
+                                                      "staging_deadline_seconds": 2 * 86400}, format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["spawn_deadline_seconds"], body["staging_deadline_seconds"]) == (600, 2 * 86400)
+    facility = Facility.objects.get(slug="lake-hub")
+    assert (facility.spawn_deadline_seconds, facility.staging_deadline_seconds) == (600, 2 * 86400)
+    assert Facility().staging_deadline_seconds == 6 * 3600  # hours, not the spawn's minutes, by default

@@ -105,7 +105,10 @@ def celery_worker(django_db_setup, django_db_blocker):
         database=test_database_url(), broker_folder=folder,
         log_path=folder / "worker.log",
         env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2", "ESAP_SPAWN_DEADLINE_SECONDS": "60",
-             "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true"},
+             "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true",
+             # Every replication rule is looked at once per run, then the checkout waits without a
+             # worker and a later run looks again: the tests go through that hand-over every time.
+             "ESAP_STAGING_WAIT_SECONDS": "0", "ESAP_STAGING_RECHECK_SECONDS": "1"},
     )
     register_log_file(worker.log_path)
     worker.start()

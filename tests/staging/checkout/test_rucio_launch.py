@@ -5,6 +5,7 @@ cart restored, and a retry that resumes at staging."""
 import json
 
 import pytest
+from django.utils import timezone
 from nbformat.v4 import new_code_cell, new_notebook
 from rest_framework.test import APIClient
 
@@ -45,7 +46,9 @@ def reading_workflow():
 
 
 def rule_facility(hub_facility, rucio_server, *, deadline: int = 60):
-    return hub_facility(staging_mode="rule", data_rse_expression=FACILITY_RSE, deadline=deadline,
+    """`deadline`: how long its checkouts may wait for data. The test worker looks at a rule once per run,
+    then hands the checkout back to wait without a worker (ESAP_STAGING_WAIT_SECONDS=0)."""
+    return hub_facility(staging_mode="rule", data_rse_expression=FACILITY_RSE, staging_deadline_seconds=deadline,
                         data_mount_path=str(rucio_server.rse_prefix(FACILITY_RSE)))
 
 
@@ -96,6 +99,7 @@ def test_a_lake_dataset_is_replicated_and_read_by_the_notebook_by_its_mounted_pa
     assert checkout.state == "ready", checkout.error_message
     staging = checkout.events.filter(phase="staging", data__source="rucio")
     assert any("Replicated: 2 file(s)" in e.message for e in staging)
+    assert checkout.events.filter(phase="staging", data__has_key="waiting_until").exists()  # copied meanwhile
     [staged] = checkout.staged
     assert staged["did"] == f"{SCOPE}:{name}" and len(staged["files"]) == 2
     assert all(f.startswith(str(rucio_server.rse_prefix(FACILITY_RSE))) for f in staged["files"])
@@ -217,6 +221,27 @@ def test_fault_rule_never_completing_before_the_facility_deadline(launch_env, hu
     assert_failed_at_staging_with_cart_restored(failed, "still REPLICATING after 3 s")
     progress = failed.events.filter(phase="staging", data__source="rucio", data__replicating=1)
     assert progress.exists()
+
+
+def test_while_a_rule_copies_the_checkout_waits_without_a_worker_and_later_runs_look_again(
+        launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
+    user, lake = make_user(), data_lake(rucio_server)
+    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
+    waits = checkout.events.filter(phase="staging", data__has_key="waiting_until")
+
+    eventually(lambda: waits.count() >= 3, timeout=90)
+
+    def parked() -> bool:
+        checkout.refresh_from_db()
+        return (checkout.state, checkout.leased_by) == ("staging", "") and checkout.lease_until > timezone.now()
+    eventually(parked, timeout=30)
+    assert waits.last().message.startswith("Replicating: 0 of 1 file(s) on the facility's storage; looking again in")
+    rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
+    assert len(rules) == 1  # every run found the rule the first one made
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
 
 
 def test_fault_quota_exceeded(launch_env, hub_facility, rucio_server, rucio_dataset):

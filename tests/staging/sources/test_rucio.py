@@ -1,13 +1,14 @@
 """The Rucio adapter against a real Rucio server: it finds datasets, stages them by replication rule or by
 download, and turns every fault into a StagingError the user can read."""
 import logging
+import time
 import zlib
 from pathlib import Path
 
 import pytest
 
 from staging.sources import rucio
-from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget
+from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingPending, StagingTarget
 from tests.servers.rucio.clients import instance_for
 from tests.servers.rucio.faults import HangingSocket, closed_port_url
 from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE
@@ -31,10 +32,10 @@ def refs(lake, *names: str) -> list[DatasetRef]:
             for n in names]
 
 
-def rule_target(rucio_server, *, deadline: int = 60, mount_path: str = "") -> StagingTarget:
+def rule_target(rucio_server, *, deadline: int = 60, mount_path: str = "", **waiting) -> StagingTarget:
     return StagingTarget(facility_slug="hub-b", staging_mode="rule", rse_expression=FACILITY_RSE,
                          mount_path=mount_path or str(rucio_server.rse_prefix(FACILITY_RSE)),
-                         deadline_seconds=deadline)
+                         deadline_seconds=deadline, **waiting)
 
 
 class Recorder(list):
@@ -116,6 +117,31 @@ def test_staging_again_reuses_our_rule_instead_of_failing_on_duplicate_rule(ruci
     rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name)
              if r["rse_expression"] == FACILITY_RSE]
     assert len(rules) == 1
+
+
+def test_a_rule_still_copying_when_the_run_may_wait_no_longer_is_left_to_a_later_run(rucio_server, lake, source,
+                                                                                    rucio_dataset):
+    name, _ = rucio_dataset({"slow.csv": b"t,flux\n0,1.5\n"})
+    target = rule_target(rucio_server, wait_seconds=0, recheck_seconds=2)
+    progress = Recorder()
+
+    with pytest.raises(StagingPending) as waiting:
+        source.stage(refs(lake, name), target=target, report=progress)
+
+    assert 0 < waiting.value.retry_in <= 2
+    assert waiting.value.detail == "Replicating: 0 of 1 file(s) on the facility's storage"
+    assert progress[-1][2]["replicating"] == 1
+    for _ in range(60):  # the later runs: same rule, until Rucio's daemons have copied the file
+        try:
+            [staged] = source.stage(refs(lake, name), target=target)
+            break
+        except StagingPending as later:
+            time.sleep(later.retry_in)
+    else:
+        pytest.fail("the rule was still copying after 60 looks")
+    assert Path(staged.details["files"][0]).read_bytes() == b"t,flux\n0,1.5\n"
+    rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
+    assert [r["id"] for r in rules] == [staged.details["rule_id"]]
 
 
 def test_several_datasets_come_back_in_the_cart_order(rucio_server, lake, source, rucio_dataset):
