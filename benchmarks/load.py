@@ -2,10 +2,13 @@
 real JupyterHub. Clients search and edit their carts over REST for a fixed time while concurrent
 checkouts run through the API; then every checkout must be ready and no request may have failed.
 
-    .venv/bin/python -m benchmarks.load [--seconds 20] [--clients 8] [--checkouts 10]
+    .venv/bin/python -m benchmarks.load [--seconds 20] [--clients 8] [--checkouts 10] [--soak-minutes M]
 
 Loopback only; it stops by itself. Prints requests per second for search and cart calls next to a
 baseline of /healthz on the same server, error counts, checkouts ready/lost, and the worker's memory.
+With --soak-minutes, rounds of the same (search and cart load, then the concurrent checkouts, whose
+servers are stopped after each round) repeat until the time is up, one line per round, so that a leak
+(memory growing round after round) or an error that only comes with time shows.
 """
 import argparse
 import json
@@ -37,6 +40,8 @@ from django.core.management import call_command  # noqa: E402
 from esap.demo.load import load_demo  # noqa: E402
 from esap.seeding import SEARCH_QUERIES, seed_datasets  # noqa: E402
 from tests.factories import make_user  # noqa: E402
+from facilities.hub.client import HubClient  # noqa: E402
+from facilities.hub.errors import HubError  # noqa: E402
 from tests.servers.jupyterhub.localhub import LocalHub  # noqa: E402
 from tests.servers.stack import free_port, wait_for_port  # noqa: E402
 from tests.servers.worker import Worker  # noqa: E402
@@ -65,15 +70,14 @@ class Session:
             return json.loads(raw) if raw and "json" in response.headers.get("Content-Type", "") else None
 
 
-def hammer(base: str, users: list, seconds: float, work) -> tuple[int, int, list[float]]:
-    """Each user's thread repeats `work` until time is up; (ok, errors, latencies)."""
+def hammer(sessions: list[Session], seconds: float, work) -> tuple[int, int, list[float]]:
+    """Each session's thread repeats `work` until time is up; (ok, errors, latencies)."""
     counts = {"ok": 0, "errors": 0}
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    def loop(user) -> None:
-        session = Session(base, user.username, user.raw_password)
+    def loop(session: Session) -> None:
         step = 0
         while time.monotonic() < deadline:
             started = time.perf_counter()
@@ -87,7 +91,7 @@ def hammer(base: str, users: list, seconds: float, work) -> tuple[int, int, list
                 latencies.append(time.perf_counter() - started)
             step += 1
 
-    threads = [threading.Thread(target=loop, args=(user,)) for user in users]
+    threads = [threading.Thread(target=loop, args=(session,)) for session in sessions]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -110,9 +114,9 @@ def health_work(session: Session, step: int) -> None:
     session.call("GET", "/healthz")
 
 
-def run_checkouts(base: str, count: int) -> tuple[int, int, float]:
+def run_checkouts(base: str, count: int, prefix: str = "loader") -> tuple[int, int, float]:
     """`count` users check out at once through the API; (ready, not ready, wall seconds)."""
-    users = [make_user(f"loader-{i}") for i in range(count)]
+    users = [make_user(f"{prefix}-{i}") for i in range(count)]
     results: list[str] = []
     reasons: list[str] = []
 
@@ -160,12 +164,56 @@ def report(name: str, ok: int, errors: int, latencies: list[float], seconds: flo
           f"p95 {p95 * 1000:>6.1f} ms   errors {errors}")
 
 
+def soak(base: str, sessions: list[Session], args: argparse.Namespace, worker: Worker, web: subprocess.Popen,
+         hub: LocalHub) -> None:
+    hub_client = HubClient(hub.url, hub.service_token)
+    ends, rounds, totals = time.monotonic() + args.soak_minutes * 60, 0, {"errors": 0, "ready": 0, "lost": 0}
+    first_rss = None
+    print(f"soak: rounds of {args.seconds:.0f} s search + {args.seconds:.0f} s cart load, then {args.checkouts} "
+          f"checkouts, for {args.soak_minutes:g} min")
+    while time.monotonic() < ends:
+        rounds += 1
+        searched, search_errors, _ = hammer(sessions, args.seconds, search_work)
+        carted, cart_errors, _ = hammer(sessions, args.seconds, cart_work)
+        ready, lost, wall = run_checkouts(base, args.checkouts, prefix=f"soak-{rounds}")
+        stop_launched_servers(hub_client, f"soak-{rounds}", args.checkouts)
+        rss = {"worker": rss_mib(worker.process.pid), "web": sum(map(rss_mib, process_tree(web.pid)))}
+        first_rss = first_rss or rss
+        totals["errors"] += search_errors + cart_errors
+        totals["ready"] += ready
+        totals["lost"] += lost
+        print(f"  round {rounds:>3}: search {searched / args.seconds:>6.1f} req/s, cart {carted / args.seconds:>5.1f} "
+              f"req/s, errors {search_errors + cart_errors}, checkouts {ready} ready / {lost} not in {wall:.0f} s, "
+              f"RSS worker {rss['worker']:.0f} MiB, web {rss['web']:.0f} MiB", flush=True)
+    print(f"soak: {rounds} rounds, {totals['errors']} request errors, {totals['ready']} checkouts ready, "
+          f"{totals['lost']} not; RSS from round 1 to {rounds}: worker {first_rss['worker']:.0f} -> "
+          f"{rss['worker']:.0f} MiB, web {first_rss['web']:.0f} -> {rss['web']:.0f} MiB")
+
+
+def stop_launched_servers(hub_client: HubClient, prefix: str, count: int) -> None:
+    """The round's named servers, stopped as their users would, so that rounds do not pile servers up."""
+    for index in range(count):
+        user = f"{prefix}-{index}"
+        try:
+            servers = hub_client.list_servers(user)
+        except HubError:  # the hub never saw this user: nothing to stop
+            continue
+        for server in servers:
+            hub_client.stop_server(user, server)
+
+
+def process_tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(tree_pid for child in children for tree_pid in process_tree(int(child)))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--checkouts", type=int, default=10)
     parser.add_argument("--datasets", type=int, default=100_000)
+    parser.add_argument("--soak-minutes", type=float, default=0)
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -182,12 +230,17 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, web, "gunicorn")
-        users = [make_user(f"client-{i}") for i in range(args.clients)]
+        # Logged in once: allauth limits logins per address (30 a minute), as it should.
+        sessions = [Session(base, user.username, user.raw_password)
+                    for user in (make_user(f"client-{i}") for i in range(args.clients))]
         print(f"gunicorn (2 gthread workers x 8 threads), {args.clients} clients x {args.seconds:.0f} s, "
               f"{args.datasets} datasets")
+        if args.soak_minutes:
+            soak(base, sessions, args, worker, web, hub)
+            return
         for name, work in [("/healthz (baseline)", health_work), ("search /api/datasets/", search_work),
                            ("cart add/get/remove", cart_work)]:
-            report(name, *hammer(base, users, args.seconds, work), args.seconds)
+            report(name, *hammer(sessions, args.seconds, work), args.seconds)
         idle = rss_mib(worker.process.pid)
         ready, lost, wall = run_checkouts(base, args.checkouts)
         print(f"{args.checkouts} concurrent checkouts over the API: {ready} ready, {lost} not ready, "

@@ -152,6 +152,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("ESAP_TASK_SOFT_TIME_LIMIT", 900)
 CELERY_TASK_TIME_LIMIT = env_int("ESAP_TASK_TIME_LIMIT", 960)
+# A prefork child grown past this by the end of a task is replaced, so that a slow leak anywhere cannot
+# take the machine (the soak in benchmarks/README.md); the embedded default's threads pool ignores it.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("ESAP_WORKER_MAX_MEMORY_MIB", 512) * 1024  # in KiB
 if CELERY_BROKER_URL.startswith("redis"):
     # A task unacknowledged for this long is delivered again: above the longest step (acks_late).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("ESAP_VISIBILITY_TIMEOUT", 3600)}

@@ -1,5 +1,6 @@
 """Compute facilities: JupyterHub instances, the server profiles they offer, where their data lives."""
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from esap.crypto import EncryptedTextField
@@ -50,9 +51,9 @@ class Facility(Searchable):
         max_length=500, blank=True, help_text="Where the facility's storage appears inside its servers."
     )
     staging_mode = models.CharField(max_length=20, choices=StagingMode, default=StagingMode.DOWNLOAD)
-    spawn_deadline_seconds = models.PositiveIntegerField(default=300)
+    spawn_deadline_seconds = models.PositiveIntegerField(default=300, validators=[MinValueValidator(10)])
     staging_deadline_seconds = models.PositiveIntegerField(
-        default=6 * 3600,
+        default=6 * 3600, validators=[MinValueValidator(10)],
         help_text="How long a checkout may wait for its data to reach this facility's storage (a Rucio "
                   "replication rule copying) before it fails. No worker is held while it waits.")
     visibility = models.CharField(max_length=20, choices=Visibility, default=Visibility.PUBLIC)

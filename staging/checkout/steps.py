@@ -2,6 +2,7 @@
 as spawned, a PUT of contents is repeatable, a kernel session for the same path is reused. Execution is
 the exception and is guarded by a stored marker. No database transaction is held across remote calls."""
 import posixpath
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,9 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
         except StagingPending as waiting:
             raise NotYet(waiting.detail, waiting.retry_in) from waiting
         except SourceUnavailable as error:
+            if _has_waited(checkout) and time.time() < target.deadline_at:
+                # Hours into a copy, a blip of the data lake's server is no reason to give up on it.
+                raise NotYet(error.detail, target.recheck_in(time.time())) from error
             raise ServiceError("staging.unavailable", identifier=error.identifier,
                                detail=error.detail) from error
         except StagingError as error:
@@ -81,6 +85,14 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
                    for r in results]
         report(f"Staged {len(results)} dataset(s) from {source}.", data_count=len(results))
     return {"staged": staged}
+
+
+def _has_waited(checkout: Checkout) -> bool:
+    """Whether this staging has been parked before: its data is on the way."""
+    waits = checkout.events.filter(phase=State.STAGING, data__has_key="waiting_until")
+    if checkout.state_since:
+        waits = waits.filter(created_at__gte=checkout.state_since)
+    return waits.exists()
 
 
 def spawn(checkout: Checkout, report: Reporter) -> dict:

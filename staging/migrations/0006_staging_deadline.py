@@ -15,4 +15,7 @@ class Migration(migrations.Migration):
             name='state_since',
             field=models.DateTimeField(blank=True, help_text='When it entered its current state.', null=True),
         ),
+        # Checkouts in flight at the upgrade: their last move is when their state began.
+        migrations.RunSQL("UPDATE staging_checkout SET state_since = updated_at WHERE state_since IS NULL",
+                          migrations.RunSQL.noop),
     ]

@@ -11,7 +11,7 @@ import posixpath
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -188,17 +188,20 @@ class RucioSource:
               report: Report = silent) -> list[StagedDataset]:
         staged: dict[str, StagedDataset] = {}
         pending: list[StagingPending] = []
+        run_ends = time.monotonic() + target.wait_seconds  # one wait per run, however many instances
         for slug, refs in _by_instance(datasets).items():
             instance = self._instance(slug, refs[0])
+            waiting_target = replace(target, wait_seconds=max(0.0, run_ends - time.monotonic()))
             try:
                 stage = stage_by_rule if target.staging_mode == "rule" else stage_by_download
-                staged.update({s.identifier: s for s in stage(instance, refs, target=target, report=report)})
+                staged.update({s.identifier: s for s in stage(instance, refs, target=waiting_target, report=report)})
             except StagingPending as waiting:
                 pending.append(waiting)  # the other instances' rules still get made now
             except RucioError as error:
                 raise _staging_error(refs[0], error) from error
         if pending:
-            raise min(pending, key=lambda waiting: waiting.retry_in)
+            raise StagingPending("; ".join(waiting.detail for waiting in pending),
+                                 retry_in=target.recheck_in(time.time()))
         return [staged[ref.identifier] for ref in datasets]
 
     def _instance(self, slug: str, ref: DatasetRef) -> RucioInstance:
@@ -271,7 +274,7 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
     """Poll until every rule is OK. STUCK fails with examine_replication_rule's reason; so does the
     staging deadline, since a rule with no transfer daemon behind it stays REPLICATING forever. After
     `target.wait_seconds` the wait goes on from a later run (StagingPending): a copy may take hours."""
-    run_ends = time.time() + target.wait_seconds
+    run_ends = time.monotonic() + target.wait_seconds
     last_seen, last_report, pause = None, 0.0, POLL_SECONDS[0]
     while True:
         states = {}
@@ -298,10 +301,11 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
             raise StagingError(identifier_, f"replication rule {rule['id']} is still {rule['state']} after "
                                             f"{target.deadline_seconds:g} s ({locks['ok']} of {total} "
                                             "file(s) replicated); the data lake may be busy, retry later")
-        if now >= run_ends:
+        left_in_run = run_ends - time.monotonic()
+        if left_in_run <= 0:
             raise StagingPending(f"Replicating: {locks['ok']} of {total} file(s) on the facility's storage",
                                  retry_in=target.recheck_in(now))
-        time.sleep(min(pause, max(min(run_ends, target.deadline_at) - now, 0.05)))
+        time.sleep(min(pause, max(min(left_in_run, target.deadline_at - now), 0.05)))
         pause = min(pause * 2, POLL_SECONDS[1])
 
 

@@ -1,10 +1,13 @@
 """The checkout state machine: one table of moves, compare-and-set transitions, an event per move,
 and the cart frozen at checkout, given back on failure or cancel, consumed when ready."""
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from esap.errors import UserError
 from staging import services
-from staging.checkout import machine
+from staging.checkout import machine, pipeline
 from staging.checkout.services import checkout_start
 from staging.checkout.states import STEPS, TRANSITIONS, State, allowed, next_step
 from staging.models import Cart, Checkout
@@ -107,6 +110,41 @@ def test_a_lease_keeps_a_second_worker_out_until_it_expires(settings):
     settings.ESAP_CHECKOUT_LEASE_SECONDS = -1
     machine.renew(checkout.pk, worker="w1")
     assert machine.claim(checkout.pk, worker="w2")
+
+
+def test_a_parked_checkout_is_free_of_workers_and_the_sweeper_leaves_it_alone_until_its_time(no_worker):
+    checkout = checked_out()
+    machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="staging")
+    assert machine.claim(checkout.pk, worker="w1")
+
+    assert machine.park(checkout.pk, worker="w1", phase="staging", until=timezone.now() + timedelta(minutes=5))
+    machine.release(checkout.pk, worker="w1")  # what the run does on its way out: the parking stays
+
+    parked = Checkout.objects.get(pk=checkout.pk)
+    assert parked.leased_by == "" and parked.lease_until > timezone.now()
+    assert not machine.claim(checkout.pk, worker="w2")  # not before its time,
+    no_worker.clear()
+    assert pipeline.sweep_stale() == 0 and no_worker == []  # not even by the sweeper
+    Checkout.objects.filter(pk=checkout.pk).update(lease_until=timezone.now() - timedelta(seconds=5))
+    assert pipeline.sweep_stale() == 1 and no_worker == [str(checkout.pk)]  # a lost scheduled run is made up for
+
+
+def test_parking_refuses_a_checkout_that_moved_on_meanwhile():
+    checkout = checked_out()
+    machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="staging")
+    assert machine.claim(checkout.pk, worker="w1")
+    machine.transition(checkout.pk, source=State.STAGING, target=State.CANCELLED, message="cancelled")
+
+    assert not machine.park(checkout.pk, worker="w1", phase="staging", until=timezone.now())
+
+
+def test_each_state_records_since_when_it_holds():
+    checkout = checked_out()
+    before = timezone.now()
+
+    machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="staging")
+
+    assert before <= Checkout.objects.get(pk=checkout.pk).state_since <= timezone.now()
 
 
 @pytest.mark.parametrize("missing, expected", [

@@ -9,6 +9,7 @@ from django.utils import timezone
 from nbformat.v4 import new_code_cell, new_notebook
 from rest_framework.test import APIClient
 
+from facilities.models import Facility
 from staging import services
 from staging.checkout.services import checkout_start
 from staging.models import Cart, Checkout, DataLake
@@ -48,8 +49,11 @@ def reading_workflow():
 def rule_facility(hub_facility, rucio_server, *, deadline: int = 60):
     """`deadline`: how long its checkouts may wait for data. The test worker looks at a rule once per run,
     then hands the checkout back to wait without a worker (ESAP_STAGING_WAIT_SECONDS=0)."""
-    return hub_facility(staging_mode="rule", data_rse_expression=FACILITY_RSE, staging_deadline_seconds=deadline,
-                        data_mount_path=str(rucio_server.rse_prefix(FACILITY_RSE)))
+    facility = hub_facility(staging_mode="rule", data_rse_expression=FACILITY_RSE,
+                            data_mount_path=str(rucio_server.rse_prefix(FACILITY_RSE)))
+    Facility.objects.filter(pk=facility.pk).update(staging_deadline_seconds=deadline)  # below the admin's 10 s
+    facility.refresh_from_db()
+    return facility
 
 
 def search_api(user, lake: DataLake, **body):
@@ -58,13 +62,17 @@ def search_api(user, lake: DataLake, **body):
     return api.post(f"/api/datalakes/{lake.slug}/search/", {"scope": SCOPE, **body}, format="json")
 
 
-def launch_from_lake(user, lake, facility, name: str) -> Checkout:
+def fill_cart_from_lake(user, lake, facility, name: str) -> None:
     found = search_api(user, lake, name=name)
     assert found.status_code == 200, found.json()
     [dataset] = found.json()["results"]
     services.cart_add_dataset(user=user, dataset_id=dataset["id"])
     services.cart_choose_workflow(user=user, workflow_id=reading_workflow().pk)
     services.cart_choose_facility(user=user, facility_slug=facility.slug, profile_slug="small")
+
+
+def launch_from_lake(user, lake, facility, name: str) -> Checkout:
+    fill_cart_from_lake(user, lake, facility, name)
     return checkout_start(user=user)
 
 
@@ -187,13 +195,36 @@ def test_fault_auth_refused_then_retry_after_the_operator_fixes_the_password(
 def test_fault_rucio_down_or_hanging(launch_env, hub_facility, rucio_server, rucio_dataset, fault, reason):
     name, _ = rucio_dataset()
     user, lake = make_user(), data_lake(rucio_server)
-    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name)
+    fill_cart_from_lake(user, lake, rule_facility(hub_facility, rucio_server), name)
     with HangingSocket() as hanging:
         lake.server_url = closed_port_url() if fault == "down" else hanging.url
         lake.timeout_seconds = 2
         lake.save()
-        failed = wait_for(checkout)
+        failed = wait_for(checkout_start(user=user))
     assert_failed_at_staging_with_cart_restored(failed, reason, "staging.unavailable")
+
+
+def test_an_outage_of_the_lake_while_a_rule_copies_is_waited_out_not_a_failure(
+        launch_env, hub_facility, rucio_server, rucio_dataset):
+    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
+    user, lake = make_user(), data_lake(rucio_server)
+    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
+    waits = checkout.events.filter(phase="staging", data__has_key="waiting_until")
+    eventually(waits.exists, timeout=90)
+    working_url = lake.server_url
+
+    lake.server_url, lake.timeout_seconds = closed_port_url(), 2
+    lake.save()
+    eventually(lambda: "could not be reached" in waits.last().message, timeout=60)
+    checkout.refresh_from_db()
+    assert checkout.state == "staging"
+    lake.server_url = working_url
+    lake.save()
+
+    eventually(lambda: waits.last().message.startswith("Replicating: 0 of 1 file(s)"), timeout=60)
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
 
 
 def test_fault_rule_stuck_after_failed_copies(launch_env, hub_facility, rucio_server, rucio_dataset):

@@ -1,0 +1,66 @@
+"""The pipeline gives the worker back while a step waits on remote work (NotYet): the checkout is parked
+until its next look, which is scheduled, and a cancel meanwhile leaves nothing scheduled."""
+import pytest
+from django.utils import timezone
+
+from staging import services
+from staging.checkout import machine, pipeline, steps
+from staging.checkout.services import checkout_start
+from staging.checkout.states import State
+from staging.models import Checkout
+from tests.factories import make_dataset, make_facility, make_user, make_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def scheduled(monkeypatch) -> list:
+    """The next looks the pipeline schedules, recorded instead of sent to a broker."""
+    looks = []
+    monkeypatch.setattr("staging.tasks.checkout_run.delay", lambda *args: None)  # checkout_start's own run
+    monkeypatch.setattr("staging.tasks.checkout_run.apply_async",
+                        lambda args, countdown: looks.append((args, countdown)))
+    return looks
+
+
+def checked_out() -> Checkout:
+    user = make_user()
+    services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    services.cart_choose_workflow(user=user, workflow_id=make_workflow().pk)
+    services.cart_choose_facility(user=user, facility_slug=make_facility().slug)
+    return checkout_start(user=user)
+
+
+def staging_step(monkeypatch, step) -> None:
+    monkeypatch.setitem(pipeline.STEP_FUNCTIONS, State.STAGING, step)
+
+
+def test_a_step_waiting_on_remote_work_parks_the_checkout_and_schedules_the_next_look(monkeypatch, scheduled):
+    def still_copying(checkout, report):
+        raise steps.NotYet("Replicating: 1 of 3 file(s) on the facility's storage", 42.0)
+    staging_step(monkeypatch, still_copying)
+    checkout = checked_out()
+
+    pipeline.run(str(checkout.pk))
+
+    checkout.refresh_from_db()
+    assert (checkout.state, checkout.leased_by) == ("staging", "")
+    assert 30 < (checkout.lease_until - timezone.now()).total_seconds() <= 42
+    assert checkout.events.last().message == ("Replicating: 1 of 3 file(s) on the facility's storage; "
+                                               "looking again in 42 s.")
+    assert scheduled == [((str(checkout.pk),), 42.0)]
+
+
+def test_a_checkout_cancelled_while_its_step_looked_is_neither_parked_nor_looked_at_again(monkeypatch, scheduled):
+    def cancelled_meanwhile(checkout, report):
+        machine.transition(checkout.pk, source=State.STAGING, target=State.CANCELLED, message="Cancelled.")
+        raise steps.NotYet("Replicating: 0 of 1 file(s) on the facility's storage", 5.0)
+    staging_step(monkeypatch, cancelled_meanwhile)
+    checkout = checked_out()
+
+    pipeline.run(str(checkout.pk))
+
+    checkout.refresh_from_db()
+    assert (checkout.state, checkout.leased_by, checkout.lease_until) == ("cancelled", "", None)
+    assert checkout.events.last().message == "Cancelled."
+    assert scheduled == []
