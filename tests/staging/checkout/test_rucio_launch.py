@@ -88,6 +88,12 @@ def assert_failed_at_staging_with_cart_restored(checkout: Checkout, reason: str,
     assert [i.dataset_id for i in cart.items.all()] == [d["id"] for d in checkout.datasets]
 
 
+def cancel(checkout: Checkout) -> str:
+    api = APIClient()
+    api.force_authenticate(checkout.user)
+    return api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"]
+
+
 def retry(checkout: Checkout) -> Checkout:
     api = APIClient()
     api.force_authenticate(checkout.user)
@@ -222,9 +228,7 @@ def test_an_outage_of_the_lake_while_a_rule_copies_is_waited_out_not_a_failure(
     lake.save()
 
     eventually(lambda: waits.last().message.startswith("Replicating: 0 of 1 file(s)"), timeout=60)
-    api = APIClient()
-    api.force_authenticate(user)
-    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
+    assert cancel(checkout) == "cancelled"
 
 
 def test_fault_rule_stuck_after_failed_copies(launch_env, hub_facility, rucio_server, rucio_dataset):
@@ -270,9 +274,7 @@ def test_while_a_rule_copies_the_checkout_waits_without_a_worker_and_later_runs_
     assert waits.last().message.startswith("Replicating: 0 of 1 file(s) on the facility's storage; looking again in")
     rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
     assert len(rules) == 1  # every run found the rule the first one made
-    api = APIClient()
-    api.force_authenticate(user)
-    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
+    assert cancel(checkout) == "cancelled"
 
 
 def test_fault_quota_exceeded(launch_env, hub_facility, rucio_server, rucio_dataset):
@@ -291,10 +293,8 @@ def test_cancelling_while_a_rule_replicates_frees_the_worker_long_before_the_dea
     checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
     replicating = checkout.events.filter(phase="staging", data__source="rucio", data__replicating=1)
     eventually(replicating.exists, timeout=90)
-    api = APIClient()
-    api.force_authenticate(user)
 
-    assert api.post(f"/api/checkouts/{checkout.pk}/cancel/").json()["state"] == "cancelled"
+    assert cancel(checkout) == "cancelled"
     cancelled = checkout.events.last()
 
     # The step notices at its next progress report (at least every 10 s) and lets go of the checkout.
