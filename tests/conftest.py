@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from facilities.models import Facility
 from tests.factories import make_facility, make_user
 from tests.secret_watch import CollectingHandler, leaked
 from tests.servers.browser import browser  # noqa: F401  (session-scoped headless Chromium)
@@ -108,8 +109,12 @@ def launch_env(jupyterhub, celery_worker, settings):
 @pytest.fixture
 def hub_facility(launch_env):
     def build(*, token: str | None = None, deadline: int = 60, hub_url: str | None = None, **fields):
-        return make_facility(
+        facility = make_facility(
             f"hub-{next(_facilities)}", hub_url=hub_url or launch_env.url,
             token=launch_env.service_token if token is None else token,
-            profiles=("small", "exits", "hangs", "gpu-unknown"), spawn_deadline_seconds=deadline, **fields)
+            profiles=("small", "exits", "hangs", "gpu-unknown"), **fields)
+        # A test's spawn deadline may go below the admin's 10-second minimum, to stay fast.
+        Facility.objects.filter(pk=facility.pk).update(spawn_deadline_seconds=deadline)
+        facility.refresh_from_db()
+        return facility
     return build
