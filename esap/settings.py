@@ -179,7 +179,6 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Checkout behaviour.
-ESAP_SPAWN_DEADLINE_SECONDS = env_int("ESAP_SPAWN_DEADLINE_SECONDS", 300)
 # A worker holds a checkout for this long between signs of life; past it, another worker may resume it.
 ESAP_CHECKOUT_LEASE_SECONDS = env_int("ESAP_CHECKOUT_LEASE_SECONDS", 120)
 ESAP_CELL_TIMEOUT_SECONDS = env_int("ESAP_CELL_TIMEOUT_SECONDS", 120)

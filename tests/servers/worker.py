@@ -104,7 +104,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     worker = Worker(
         database=test_database_url(), broker_folder=folder,
         log_path=folder / "worker.log",
-        env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2", "ESAP_SPAWN_DEADLINE_SECONDS": "60",
+        env={"ESAP_CHECKOUT_LEASE_SECONDS": "4", "ESAP_SWEEP_SECONDS": "2",
              "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true",
              # Every replication rule is looked at once per run, then the checkout waits without a
              # worker and a later run looks again: the tests go through that hand-over every time.
