@@ -61,7 +61,8 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
                            deadline_seconds=facility.staging_deadline_seconds,
                            started_at=(checkout.state_since or timezone.now()).timestamp(),
                            wait_seconds=settings.ESAP_STAGING_WAIT_SECONDS,
-                           recheck_seconds=settings.ESAP_STAGING_RECHECK_SECONDS)
+                           recheck_seconds=settings.ESAP_STAGING_RECHECK_SECONDS,
+                           seen=_last_progress(checkout))
     staged = []
     for source, refs in _by_source(checkout.datasets).items():
         def source_report(message: str, progress: int | None = None, _source: str = source,
@@ -89,10 +90,18 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
 
 def _has_waited(checkout: Checkout) -> bool:
     """Whether this staging has been parked before: its data is on the way."""
-    waits = checkout.events.filter(phase=State.STAGING, data__has_key="waiting_until")
-    if checkout.state_since:
-        waits = waits.filter(created_at__gte=checkout.state_since)
-    return waits.exists()
+    return _this_staging(checkout).filter(data__has_key="waiting_until").exists()
+
+
+def _last_progress(checkout: Checkout) -> dict[str, int] | None:
+    """The copy's counts as an earlier run of this staging last reported them, if one did."""
+    last = _this_staging(checkout).filter(data__has_key="replicating").last()
+    return {key: last.data[key] for key in ("ok", "replicating", "stuck")} if last else None
+
+
+def _this_staging(checkout: Checkout):
+    events = checkout.events.filter(phase=State.STAGING)
+    return events.filter(created_at__gte=checkout.state_since) if checkout.state_since else events
 
 
 def spawn(checkout: Checkout, report: Reporter) -> dict:

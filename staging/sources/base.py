@@ -40,6 +40,7 @@ class StagingTarget:
     started_at: float = field(default_factory=time.time)  # when staging began (epoch; it may span runs)
     wait_seconds: float = 30.0  # how long one run waits on data in transit before handing the worker back
     recheck_seconds: float = 60.0  # the shortest pause before a later run looks again
+    seen: dict[str, int] | None = None  # what an earlier run of this staging last reported: repeat only changes
 
     @property
     def deadline_at(self) -> float:

@@ -236,8 +236,9 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
     for ref in refs:
         with _for(ref), translated_errors(instance):
             rules[ref.identifier] = ensure_rule(client, instance, _did(ref), target.rse_expression)
-    report(f"Replication rule(s) {', '.join(rules.values())} to {target.rse_expression}.",
-           rules=list(rules.values()))
+    if target.seen is None:  # a later look finds the same rules: said already
+        report(f"Replication rule(s) {', '.join(rules.values())} to {target.rse_expression}.",
+               rules=list(rules.values()))
     wait_for_rules(client, instance, rules, target=target, report=report)
     with translated_errors(instance):
         return [_staged_on_rse(client, ref, target, rules[ref.identifier]) for ref in refs]
@@ -275,7 +276,8 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
     staging deadline, since a rule with no transfer daemon behind it stays REPLICATING forever. After
     `target.wait_seconds` the wait goes on from a later run (StagingPending): a copy may take hours."""
     run_ends = time.monotonic() + target.wait_seconds
-    last_seen, last_report, pause = None, 0.0, POLL_SECONDS[0]
+    last_seen, pause = target.seen, POLL_SECONDS[0]
+    last_report = time.time() if target.seen is not None else 0.0
     while True:
         states = {}
         for identifier_, rule_id in rules.items():

@@ -272,6 +272,9 @@ def test_while_a_rule_copies_the_checkout_waits_without_a_worker_and_later_runs_
         return (checkout.state, checkout.leased_by) == ("staging", "") and checkout.lease_until > timezone.now()
     eventually(parked, timeout=30)
     assert waits.last().message.startswith("Replicating: 0 of 1 file(s) on the facility's storage; looking again in")
+    told = checkout.events.filter(phase="staging", data__source="rucio")
+    assert told.filter(data__has_key="rules").count() == 1  # the rule, said once
+    assert told.filter(data__has_key="replicating").count() == 1  # and its unchanging counts, once
     rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
     assert len(rules) == 1  # every run found the rule the first one made
     assert cancel(checkout) == "cancelled"

@@ -3,6 +3,7 @@ download, and turns every fault into a StagingError the user can read."""
 import logging
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,22 @@ def test_a_rule_still_copying_when_the_run_may_wait_no_longer_is_left_to_a_later
     assert Path(staged.details["files"][0]).read_bytes() == b"t,flux\n0,1.5\n"
     rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
     assert [r["id"] for r in rules] == [staged.details["rule_id"]]
+
+
+def test_a_later_look_at_an_unchanged_copy_repeats_nothing_the_user_was_told(rucio_server, lake, source,
+                                                                             rucio_dataset):
+    name, _ = rucio_dataset({"never-copy.csv": b"stays put"})
+    target = rule_target(rucio_server, wait_seconds=0)
+    first_look, later_look = Recorder(), Recorder()
+    with pytest.raises(StagingPending):
+        source.stage(refs(lake, name), target=target, report=first_look)
+    told = {key: first_look[-1][2][key] for key in ("ok", "replicating", "stuck")}
+
+    with pytest.raises(StagingPending):
+        source.stage(refs(lake, name), target=replace(target, seen=told), report=later_look)
+
+    assert [message.split(" ")[0] for message, _, _ in first_look] == ["Replication", "Replicating:"]
+    assert told == {"ok": 0, "replicating": 1, "stuck": 0} and later_look == []
 
 
 def test_several_datasets_come_back_in_the_cart_order(rucio_server, lake, source, rucio_dataset):
