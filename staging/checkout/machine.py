@@ -70,15 +70,17 @@ def renew(checkout_id: Any, *, worker: str) -> None:
 def renew_in_phase(checkout_id: Any, *, worker: str, phase: str) -> bool:
     """Renew the lease while the checkout is still in `phase` and ours; False once it moved on (the user
     cancelled it, or another run took it over), which tells the step to stop."""
-    return bool(Checkout.objects.filter(pk=checkout_id, leased_by=worker, state=phase)
-                .update(lease_until=_lease_end(timezone.now())))
+    return bool(_held_in_phase(checkout_id, worker, phase).update(lease_until=_lease_end(timezone.now())))
 
 
 def park(checkout_id: Any, *, worker: str, phase: str, until: datetime) -> bool:
     """Give the lease up until `until` while the step waits on remote work (the sweeper leaves the
     checkout alone until then); False if the checkout moved on meanwhile."""
-    return bool(Checkout.objects.filter(pk=checkout_id, leased_by=worker, state=phase)
-                .update(leased_by="", lease_until=until))
+    return bool(_held_in_phase(checkout_id, worker, phase).update(leased_by="", lease_until=until))
+
+
+def _held_in_phase(checkout_id: Any, worker: str, phase: str):
+    return Checkout.objects.filter(pk=checkout_id, leased_by=worker, state=phase)
 
 
 def release(checkout_id: Any, *, worker: str) -> None:

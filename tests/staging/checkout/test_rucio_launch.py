@@ -88,6 +88,17 @@ def assert_failed_at_staging_with_cart_restored(checkout: Checkout, reason: str,
     assert [i.dataset_id for i in cart.items.all()] == [d["id"] for d in checkout.datasets]
 
 
+def launch_a_copy_that_never_ends(hub_facility, rucio_server, rucio_dataset) -> Checkout:
+    """A rule whose transfer never finishes (the driver's HANG_MARKER), on a facility that would wait 10 min."""
+    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
+    facility = rule_facility(hub_facility, rucio_server, deadline=600)
+    return launch_from_lake(make_user(), data_lake(rucio_server), facility, name)
+
+
+def looks_parked(checkout: Checkout):
+    return checkout.events.filter(phase="staging", data__has_key="waiting_until")
+
+
 def cancel(checkout: Checkout) -> str:
     api = APIClient()
     api.force_authenticate(checkout.user)
@@ -212,11 +223,10 @@ def test_fault_rucio_down_or_hanging(launch_env, hub_facility, rucio_server, ruc
 
 def test_an_outage_of_the_lake_while_a_rule_copies_is_waited_out_not_a_failure(
         launch_env, hub_facility, rucio_server, rucio_dataset):
-    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
-    user, lake = make_user(), data_lake(rucio_server)
-    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
-    waits = checkout.events.filter(phase="staging", data__has_key="waiting_until")
+    checkout = launch_a_copy_that_never_ends(hub_facility, rucio_server, rucio_dataset)
+    waits = looks_parked(checkout)
     eventually(waits.exists, timeout=90)
+    lake = DataLake.objects.get(slug="lake")
     working_url = lake.server_url
 
     lake.server_url, lake.timeout_seconds = closed_port_url(), 2
@@ -260,10 +270,8 @@ def test_fault_rule_never_completing_before_the_facility_deadline(launch_env, hu
 
 def test_while_a_rule_copies_the_checkout_waits_without_a_worker_and_later_runs_look_again(
         launch_env, hub_facility, rucio_server, rucio_dataset):
-    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
-    user, lake = make_user(), data_lake(rucio_server)
-    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
-    waits = checkout.events.filter(phase="staging", data__has_key="waiting_until")
+    checkout = launch_a_copy_that_never_ends(hub_facility, rucio_server, rucio_dataset)
+    waits = looks_parked(checkout)
 
     eventually(lambda: waits.count() >= 3, timeout=90)
 
@@ -275,6 +283,7 @@ def test_while_a_rule_copies_the_checkout_waits_without_a_worker_and_later_runs_
     told = checkout.events.filter(phase="staging", data__source="rucio")
     assert told.filter(data__has_key="rules").count() == 1  # the rule, said once
     assert told.filter(data__has_key="replicating").count() == 1  # and its unchanging counts, once
+    name = checkout.datasets[0]["metadata"]["name"]
     rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name) if r["rse_expression"] == FACILITY_RSE]
     assert len(rules) == 1  # every run found the rule the first one made
     assert cancel(checkout) == "cancelled"
@@ -291,9 +300,7 @@ def test_fault_quota_exceeded(launch_env, hub_facility, rucio_server, rucio_data
 
 def test_cancelling_while_a_rule_replicates_frees_the_worker_long_before_the_deadline(
         launch_env, hub_facility, rucio_server, rucio_dataset):
-    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
-    user, lake = make_user(), data_lake(rucio_server)
-    checkout = launch_from_lake(user, lake, rule_facility(hub_facility, rucio_server, deadline=600), name)
+    checkout = launch_a_copy_that_never_ends(hub_facility, rucio_server, rucio_dataset)
     replicating = checkout.events.filter(phase="staging", data__source="rucio", data__replicating=1)
     eventually(replicating.exists, timeout=90)
 
