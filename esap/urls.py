@@ -34,6 +34,7 @@ api = [
     path("checkouts/<uuid:pk>/events/", staging_apis.CheckoutEventsApi.as_view(), name="api-checkout-events"),
     path("checkouts/<uuid:pk>/retry/", staging_apis.CheckoutRetryApi.as_view(), name="api-checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_apis.CheckoutCancelApi.as_view(), name="api-checkout-cancel"),
+    path("checkouts/<uuid:pk>/stop/", staging_apis.CheckoutStopApi.as_view(), name="api-checkout-stop"),
     path("vo/services/", vo_apis.VOServiceListApi.as_view(), name="api-vo-service-list"),
     path("vo/services/<slug:slug>/search/", vo_apis.VOSearchApi.as_view(), name="api-vo-search"),
     path("vo/services/<slug:slug>/cart/", vo_apis.VOCartAddApi.as_view(), name="api-vo-cart-add"),
@@ -69,6 +70,7 @@ pages = [
     path("checkouts/<uuid:pk>/stream/", staging_views.checkout_stream, name="checkout-stream"),
     path("checkouts/<uuid:pk>/retry/", staging_views.checkout_retry, name="checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_views.checkout_cancel, name="checkout-cancel"),
+    path("checkouts/<uuid:pk>/stop/", staging_views.checkout_stop, name="checkout-stop"),
 ]
 
 urlpatterns = [

@@ -205,3 +205,15 @@ class CheckoutCancelApi(APIView):
     def post(self, request: Request, pk) -> Response:
         checkout = checkout_services.checkout_cancel(user=request.user, pk=pk)
         return Response(CheckoutOutputSerializer(checkout).data)
+
+
+class CheckoutStopApi(APIView):
+    """End a ready launch: its server is stopped on the facility. Asked again of a stopped launch whose
+    stop failed (see its events), it tries again."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses=CheckoutOutputSerializer)
+    def post(self, request: Request, pk) -> Response:
+        checkout = checkout_services.checkout_stop(user=request.user, pk=pk)
+        return Response(CheckoutOutputSerializer(checkout).data, status=202)

@@ -32,3 +32,9 @@ def checkout_get(*, user, pk) -> Checkout:
 
 def checkout_events(*, checkout: Checkout, after: int = 0) -> QuerySet[CheckoutEvent]:
     return checkout.events.filter(pk__gt=after)
+
+
+def server_stop_failed(*, checkout: Checkout) -> bool:
+    """Whether the last try to stop the launch's server failed (so it may still run: stop again)."""
+    last = checkout.events.filter(data__has_key="server_stopped").last()
+    return bool(last) and not last.data["server_stopped"]

@@ -11,7 +11,7 @@ def checkout_run(checkout_id: str) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def checkout_stop_server(checkout_id: str) -> None:
-    pipeline.stop_cancelled_server(checkout_id)
+    pipeline.stop_server_of_ended_launch(checkout_id)
 
 
 @shared_task(ignore_result=True)

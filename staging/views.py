@@ -1,12 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from esap.errors import UserError
-from esap.pages import back_to, search_page
+from esap.pages import PAGE_SIZE, back_to, search_page
 from facilities.selectors import facility_list
 from staging import launch_links, selectors, services
 from staging.checkout import services as checkout_services
@@ -105,8 +106,8 @@ def cart_checkout(request):
 
 @login_required
 def checkout_list_page(request):
-    return render(request, "staging/checkouts.html",
-                  {"checkouts": selectors.checkout_list(user=request.user)[:100]})
+    page = Paginator(selectors.checkout_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "staging/checkouts.html", {"page": page})
 
 
 def _own_checkout(request, pk):
@@ -121,6 +122,7 @@ def checkout_page(request, pk):
     checkout = _own_checkout(request, pk)
     return render(request, "staging/checkout.html", {
         "checkout": checkout, "events": checkout.events.all(), "terminal": terminal_json(checkout),
+        "stop_failed": selectors.server_stop_failed(checkout=checkout),
     })
 
 
@@ -140,23 +142,32 @@ def checkout_stream(request, pk):
 @login_required
 @require_POST
 def checkout_retry(request, pk):
-    _own_checkout(request, pk)
-    try:
-        checkout_services.checkout_retry(user=request.user, pk=pk)
-    except UserError as error:
-        messages.error(request, error.message)
-    return redirect(f"/checkouts/{pk}/")
+    return _act_on_checkout(request, pk, checkout_services.checkout_retry)
 
 
 @login_required
 @require_POST
 def checkout_cancel(request, pk):
+    return _act_on_checkout(request, pk, checkout_services.checkout_cancel)
+
+
+@login_required
+@require_POST
+def checkout_stop(request, pk):
+    return _act_on_checkout(request, pk, checkout_services.checkout_stop,
+                            done="Your server is being stopped; the notebook stays in your home on the facility.")
+
+
+def _act_on_checkout(request, pk, action, *, done: str = ""):
+    """Run a service on the user's own checkout; its refusal becomes a message on the page returned to."""
     _own_checkout(request, pk)
     try:
-        checkout_services.checkout_cancel(user=request.user, pk=pk)
+        action(user=request.user, pk=pk)
+        if done:
+            messages.success(request, done)
     except UserError as error:
         messages.error(request, error.message)
-    return redirect(f"/checkouts/{pk}/")
+    return redirect(back_to(request, f"/checkouts/{pk}/"))
 
 
 @login_required

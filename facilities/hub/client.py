@@ -18,6 +18,7 @@ from facilities.hub.errors import (
     HubNotFound,
     HubRequestError,
     HubUnavailable,
+    ServerLimitReached,
     SpawnFailed,
     SpawnTimeout,
 )
@@ -149,6 +150,8 @@ class HubClient:
         except HubRequestError as error:
             if error.status == 400 and "is already running" in error.hub_message:
                 return "ready"
+            if error.status == 400 and "already has the maximum of" in error.hub_message:
+                raise ServerLimitReached(str(error), status=400, hub_message=error.hub_message) from error
             raise
         except HubUnavailable as error:
             if error.status == 500:
@@ -192,13 +195,14 @@ class HubClient:
                 if time.monotonic() < deadline:
                     raise HubUnavailable(f"progress stream: {type(error).__name__}") from error
 
-    def stop_server(self, user: str, server: str, remove: bool = True, *, wait_seconds: float = 30.0) -> None:
+    def stop_server(self, user: str, server: str, remove: bool = True, *, wait_seconds: float = 30.0) -> bool:
         """Stops (and by default forgets) the server; an absent server counts as stopped. A slow stop
-        (202) is waited for up to `wait_seconds`."""
+        (202) is waited for up to `wait_seconds`. Whether the hub knew the server."""
         response = self.http.request("DELETE", self._server(user, server), json={"remove": remove},
                                      ok=(202, 204, 404))
         if response.status_code == 202:
             self._wait_stopped(user, server, wait_seconds)
+        return response.status_code != 404
 
     def _wait_stopped(self, user: str, server: str, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds

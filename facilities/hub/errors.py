@@ -5,7 +5,8 @@ never a token.
     ├── HubUnavailable    outage: connection refused, timeout, 5xx or 429 after the capped retries
     ├── HubForbidden      403: a missing scope or an invalid token (never retried)
     ├── HubRequestError   another 4xx: the hub refused this request
-    │   └── HubNotFound   404
+    │   ├── HubNotFound   404
+    │   └── ServerLimitReached   400: the user has as many named servers as the hub allows
     ├── ServerNotRunning  424: the single-user server is gone
     ├── SpawnFailed       the hub reported the spawn as failed
     ├── SpawnTimeout      the server was not ready by our deadline
@@ -36,6 +37,10 @@ class HubRequestError(HubError):
 
 class HubNotFound(HubRequestError):
     code = "hub.not_found"
+
+
+class ServerLimitReached(HubRequestError):
+    code = "hub.server_limit"
 
 
 class ServerNotRunning(HubError):

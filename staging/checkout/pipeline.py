@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from esap.errors import EsapError, ServiceError
 from staging.checkout import hub_access, machine, steps
-from staging.checkout.states import STEPS, State, next_step
+from staging.checkout.states import SERVER_TO_STOP, STEPS, State, next_step
 from staging.models import Checkout
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _advance(checkout_id: str, holder: str) -> None:
         if not machine.transition(checkout_id, source=state, target=target,
                                   message=ENTRY_MESSAGES[target], **fields):
             log.info("checkout %s: moved on while %s ran (cancelled?); stopping", checkout_id, state)
-            stop_cancelled_server(checkout_id)
+            stop_server_of_ended_launch(checkout_id)
             return
 
 
@@ -100,7 +100,7 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
         return STEP_FUNCTIONS[state](checkout, report) or {}
     except steps.StepAbandoned as abandoned:
         log.info("%s; stopping", abandoned)
-        stop_cancelled_server(checkout.pk)
+        stop_server_of_ended_launch(checkout.pk)
     except steps.NotYet as waiting:
         _park(checkout, state, holder, waiting)
     except EsapError as error:
@@ -140,18 +140,27 @@ def _fail(checkout: Checkout, state: State, error: EsapError) -> None:
     )
 
 
-def stop_cancelled_server(checkout_id: Any) -> None:
-    """A cancelled launch's server is stopped and forgotten (the user gave up on it). Runs from the
-    cancel (a task) and again from a step that notices the cancel, in case that step started the server
-    after the first stop: each stops what it finds, an absent server counts as stopped."""
+def stop_server_of_ended_launch(checkout_id: Any) -> None:
+    """The server of a cancelled or stopped launch is stopped and forgotten on the hub. Runs from the
+    user's request (a task) and again from a step that notices a cancel, in case that step started the
+    server after the first stop: each stops what it finds, an absent server counts as stopped."""
     checkout = Checkout.objects.select_related("facility").get(pk=checkout_id)
-    if checkout.state != State.CANCELLED or not checkout.server_name or checkout.facility is None:
+    if checkout.state not in SERVER_TO_STOP or not checkout.server_name or checkout.facility is None:
         return
+    phase = State(checkout.state)
     try:
         with hub_access.translated_errors():
-            hub_access.client_for(checkout.facility).stop_server(checkout.hub_username, checkout.server_name)
+            known = hub_access.client_for(checkout.facility).stop_server(checkout.hub_username,
+                                                                         checkout.server_name)
     except EsapError as error:
         log.warning("checkout %s: could not stop server %s: %s", checkout.pk, checkout.server_name, error.code)
+        machine.record(checkout.pk, phase=phase, message=f"The server could not be stopped: {error.message}",
+                       data={"server_stopped": False, "code": error.code})
+        return
+    if known:  # a second stop (cancel noticed by the step too) finds nothing and says nothing
+        machine.record(checkout.pk, phase=phase, message=f"Server {checkout.server_name} stopped on "
+                                                        f"{checkout.facility_slug}.",
+                       data={"server_stopped": True})
 
 
 def sweep_stale() -> int:

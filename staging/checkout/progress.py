@@ -1,5 +1,5 @@
 """Progress as a protocol: the checkout's events as JSON, and as a server-sent event stream that ends
-with exactly one terminal event (`ready` with the URL, `failed` with the reason, or `cancelled`)."""
+with exactly one terminal event (`ready` with the URL, `failed` with the reason, `cancelled` or `stopped`)."""
 import json
 import time
 from collections.abc import Iterator
@@ -24,6 +24,8 @@ def terminal_json(checkout: Checkout) -> dict[str, Any] | None:
                 "step": checkout.failed_step, "retryable": True}
     if checkout.state == State.CANCELLED:
         return {"event": "cancelled", "reason": "Cancelled by the user."}
+    if checkout.state == State.STOPPED:
+        return {"event": "stopped", "reason": "The user ended this launch; its server was stopped."}
     return None
 
 

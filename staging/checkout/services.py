@@ -1,4 +1,4 @@
-"""Starting, retrying and cancelling checkouts. The work itself runs in staging.tasks on a worker."""
+"""Starting, retrying, cancelling and stopping checkouts. The work itself runs in staging.tasks on a worker."""
 
 from django.db import transaction
 
@@ -6,7 +6,7 @@ from esap.errors import UserError
 from esap.identity import hub_username
 from facilities.selectors import facility_list
 from staging.checkout import machine
-from staging.checkout.states import STEPS, State, TERMINAL
+from staging.checkout.states import SERVER_TO_STOP, STEPS, State, TERMINAL
 from staging.models import Cart, Checkout, CheckoutEvent
 from staging.selectors import checkout_get
 from workflows.selectors import workflow_list
@@ -49,6 +49,19 @@ def checkout_cancel(*, user, pk) -> Checkout:
     if not machine.transition(checkout.pk, source=State(checkout.state), target=State.CANCELLED,
                               message="Cancelled by the user."):
         raise UserError("checkout.not_cancellable", state=checkout_get(user=user, pk=pk).state)
+    _stop_server_on_commit(checkout)
+    return checkout_get(user=user, pk=pk)
+
+
+def checkout_stop(*, user, pk) -> Checkout:
+    """End a ready launch: its server is stopped on the facility (a task), freeing what it holds there
+    and a place under the hub's limit of servers per user. The notebook stays in the user's home.
+    Asked again of a stopped or cancelled launch (its stop failed: the hub was down), it tries again."""
+    checkout = checkout_get(user=user, pk=pk)
+    moved = checkout.state == State.READY and machine.transition(
+        checkout.pk, source=State.READY, target=State.STOPPED, message="Server stop requested by the user.")
+    if not moved and (state := checkout_get(user=user, pk=pk).state) not in SERVER_TO_STOP:
+        raise UserError("checkout.not_stoppable", state=state)
     _stop_server_on_commit(checkout)
     return checkout_get(user=user, pk=pk)
 

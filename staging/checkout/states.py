@@ -11,11 +11,14 @@ class State(StrEnum):
     READY = "ready"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    STOPPED = "stopped"  # was ready; the user ended the session and its server was stopped
 
 
 STEPS: tuple[State, ...] = (State.STAGING, State.SPAWNING, State.UPLOADING, State.EXECUTING)
-TERMINAL: frozenset[State] = frozenset({State.READY, State.FAILED, State.CANCELLED})
-ENDED: frozenset[State] = frozenset({State.READY, State.CANCELLED})
+TERMINAL: frozenset[State] = frozenset({State.READY, State.FAILED, State.CANCELLED, State.STOPPED})
+ENDED: frozenset[State] = frozenset({State.READY, State.CANCELLED, State.STOPPED})
+# A server of ours may still run on the facility; stopping it is the user's way to end the launch.
+SERVER_TO_STOP: frozenset[State] = frozenset({State.CANCELLED, State.STOPPED})
 
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.CREATED: frozenset({State.STAGING, State.FAILED, State.CANCELLED}),
@@ -25,8 +28,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.EXECUTING: frozenset({State.READY, State.FAILED, State.CANCELLED}),
     # Retry moves a failed checkout back to the step that failed.
     State.FAILED: frozenset({*STEPS, State.CANCELLED}),
-    State.READY: frozenset(),
+    State.READY: frozenset({State.STOPPED}),
     State.CANCELLED: frozenset(),
+    State.STOPPED: frozenset(),
 }
 
 

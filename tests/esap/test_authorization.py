@@ -90,6 +90,7 @@ API_MATRIX = [
     ("get", "/api/checkouts/{checkout}/events/", {}, 401, 404, 404, 200, 404),
     ("post", "/api/checkouts/{checkout}/retry/", {}, 401, 404, 404, 400, 404),
     ("post", "/api/checkouts/{checkout}/cancel/", {}, 401, 404, 404, 200, 404),
+    ("post", "/api/checkouts/{checkout}/stop/", {}, 401, 404, 404, 400, 404),
     ("get", "/api/tokens/", {}, 401, 200, 200, 200, 200),
     ("delete", "/api/tokens/{token}/", {}, 401, 404, 404, 204, 404),
 ]
@@ -156,6 +157,7 @@ def test_pages_answer_each_role_as_specified(world, path, expected):
 
 STATE_CHANGING_PAGES = ["/cart/add/", "/cart/remove/{item}/", "/cart/workflow/", "/cart/facility/",
                         "/cart/checkout/", "/checkouts/{checkout}/retry/", "/checkouts/{checkout}/cancel/",
+                        "/checkouts/{checkout}/stop/",
                         "/launch/", "/account/tokens/", "/account/tokens/{token}/revoke/"]
 
 

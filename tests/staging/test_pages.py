@@ -105,3 +105,30 @@ def test_local_accounts_sign_up_and_log_in():
     login = client.post("/accounts/login/", {"login": "newcomer", "password": "a-fine-long-password-1"})
     assert login.status_code == 302
     assert "newcomer" in client.get("/").content.decode()
+
+
+def test_your_launches_are_paged_newest_first_and_a_ready_one_can_be_stopped_from_the_list():
+    from staging.models import Checkout
+
+    alice = make_user("alice")
+    for index in range(25):
+        Checkout.objects.create(user=alice, state="ready" if index == 24 else "failed",
+                                workflow_title=f"Analysis {index:02}", facility_slug="swan", profile_slug="small")
+    Checkout.objects.create(user=make_user("bob"), workflow_title="Bob's analysis", state="ready")
+    client = Client()
+    client.force_login(alice)
+
+    first = client.get("/checkouts/").content.decode()
+    second = client.get("/checkouts/", {"page": 2}).content.decode()
+    newest = Checkout.objects.get(workflow_title="Analysis 24")
+    stopped = client.post(f"/checkouts/{newest.pk}/stop/", {"next": "/checkouts/?page=1"})
+
+    assert "Page 1 of 2" in first and "Analysis 24" in first and "Analysis 05" in first
+    assert "Analysis 04" not in first and "Analysis 04" in second and "Analysis 00" in second
+    assert "Bob's analysis" not in first + second
+    assert first.count('aria-label="Stop the server of this launch"') == 1
+    assert (stopped.status_code, stopped["Location"]) == (302, "/checkouts/?page=1")
+    newest.refresh_from_db()
+    assert newest.state == "stopped"
+    after = client.get(f"/checkouts/{newest.pk}/").content.decode()
+    assert "This launch has ended and its server was stopped" in after and 'id="stop"' not in after

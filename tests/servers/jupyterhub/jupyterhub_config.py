@@ -79,8 +79,15 @@ if env.get("ESAP_HUB_WEAK_TOKEN"):
 c.JupyterHub.services = [{"name": name, "api_token": token} for name, token, _ in services]
 c.JupyterHub.load_roles = [{"name": name, "services": [name], "scopes": scopes} for name, _, scopes in services]
 
+
+
+def _named_server_limit(handler) -> int:
+    # Users named limited-* may run one named server, so tests meet the hub's own limit; others none.
+    return 1 if "/users/limited-" in handler.request.path else 0
+
+
 c.JupyterHub.allow_named_servers = True
-c.JupyterHub.named_server_limit_per_user = 0
+c.JupyterHub.named_server_limit_per_user = _named_server_limit
 c.JupyterHub.concurrent_spawn_limit = int(env.get("ESAP_HUB_CONCURRENT_SPAWN_LIMIT") or 50)
 c.JupyterHub.active_server_limit = 0
 c.JupyterHub.tornado_settings = {"slow_spawn_timeout": float(env.get("ESAP_HUB_SLOW_SPAWN_TIMEOUT") or 0)}

@@ -37,8 +37,9 @@ def test_the_happy_path_goes_through_every_step_in_order():
     assert allowed(State.CREATED, State.STAGING) and not allowed(State.CREATED, State.READY)
 
 
-def test_ended_checkouts_go_nowhere_and_failed_ones_only_back_to_a_step_or_cancelled():
-    assert TRANSITIONS[State.READY] == TRANSITIONS[State.CANCELLED] == frozenset()
+def test_ended_checkouts_go_nowhere_but_a_ready_one_to_stopped_and_failed_ones_only_back_to_a_step_or_cancelled():
+    assert TRANSITIONS[State.CANCELLED] == TRANSITIONS[State.STOPPED] == frozenset()
+    assert TRANSITIONS[State.READY] == frozenset({State.STOPPED})
     assert TRANSITIONS[State.FAILED] == frozenset({*STEPS, State.CANCELLED})
 
 

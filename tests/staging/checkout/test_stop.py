@@ -1,0 +1,107 @@
+"""A ready launch keeps its server running on the facility until the user ends it. Stopping it frees the
+facility's resources and a place under the hub's limit of servers per user; the notebook stays. The hub
+is the suite's real one: users named limited-* may run a single named server there."""
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from facilities.models import Facility
+from staging.checkout.services import checkout_retry, checkout_start, checkout_stop
+from tests.factories import make_user
+from tests.launching import eventually, fill_cart, hub_client, launch, wait_for
+
+pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
+
+
+def api_for(user) -> APIClient:
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def server_gone(hub, checkout) -> bool:
+    return hub_client(hub).get_server(checkout.hub_username, checkout.server_name) is None
+
+
+def stop_messages(checkout) -> list[tuple[bool, str]]:
+    return [(e.data["server_stopped"], e.message) for e in checkout.events.filter(data__has_key="server_stopped")]
+
+
+def test_stopping_a_ready_launch_stops_its_server_and_keeps_the_notebook(launch_env, hub_facility):
+    user = make_user()
+    checkout = wait_for(launch(user, facility=hub_facility()))
+    assert checkout.state == "ready", checkout.error_message
+    launched_at = checkout.finished_at
+
+    response = api_for(user).post(f"/api/checkouts/{checkout.pk}/stop/")
+
+    assert (response.status_code, response.json()["state"]) == (202, "stopped")
+    eventually(lambda: server_gone(launch_env, checkout))
+    eventually(lambda: stop_messages(checkout) == [
+        (True, f"Server {checkout.server_name} stopped on {checkout.facility_slug}.")])
+    checkout.refresh_from_db()
+    assert checkout.finished_at == launched_at  # when the launch ended, not when its server did
+    notebook = launch_env.state_dir / "home" / checkout.hub_username / checkout.remote_path
+    assert notebook.is_file()
+    assert api_for(user).get(f"/api/checkouts/{checkout.pk}/events/").json()["terminal"]["event"] == "stopped"
+
+
+def test_only_a_ready_launch_can_be_stopped_and_only_by_its_owner(launch_env, hub_facility):
+    user = make_user()
+    failed = wait_for(launch(user, facility=hub_facility(), profile="exits"))
+    assert failed.state == "failed"
+
+    refused = api_for(user).post(f"/api/checkouts/{failed.pk}/stop/")
+    hidden = api_for(make_user()).post(f"/api/checkouts/{failed.pk}/stop/")
+
+    assert refused.status_code == 400
+    assert "Only a ready launch has a server to stop (this one is failed)" in str(refused.json())
+    assert hidden.status_code == 404
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+
+
+def test_the_hubs_server_limit_fails_the_spawn_with_what_to_do_and_stopping_another_launch_lets_a_retry_through(
+        launch_env, hub_facility):
+    facility = hub_facility()
+    user = make_user("limited-lea")
+    first = wait_for(launch(user, facility=facility))
+    assert first.state == "ready", first.error_message
+
+    fill_cart(user, facility=facility)
+    second = wait_for(checkout_start(user=user))
+
+    assert (second.state, second.failed_step, second.error_code) == ("failed", "spawning", "spawn.server_limit")
+    assert "already has the maximum of 1 named servers" in second.error_message
+    assert "Stop a launch you no longer need" in second.error_message
+
+    checkout_stop(user=user, pk=first.pk)
+    eventually(lambda: server_gone(launch_env, first))
+    assert wait_for(checkout_retry(user=user, pk=second.pk)).state == "ready"
+
+
+def test_a_stop_the_hub_could_not_take_is_reported_and_can_be_asked_again(launch_env, hub_facility):
+    user = make_user()
+    facility = hub_facility()
+    checkout = wait_for(launch(user, facility=facility))
+    assert checkout.state == "ready", checkout.error_message
+    hub_url = facility.hub_url
+    Facility.objects.filter(pk=facility.pk).update(hub_url="http://127.0.0.1:9")  # nothing listens there
+
+    checkout_stop(user=user, pk=checkout.pk)
+    eventually(lambda: len(stop_messages(checkout)) == 1)
+    page = Client()
+    page.force_login(user)
+
+    [(stopped, message)] = stop_messages(checkout)
+    assert not stopped and message.startswith("The server could not be stopped: The facility's JupyterHub could "
+                                              "not be reached")
+    assert not server_gone(launch_env, checkout)
+    assert "Try stopping the server again" in page.get(f"/checkouts/{checkout.pk}/").content.decode()
+
+    Facility.objects.filter(pk=facility.pk).update(hub_url=hub_url)
+    checkout_stop(user=user, pk=checkout.pk)
+
+    eventually(lambda: server_gone(launch_env, checkout))
+    eventually(lambda: [s for s, _ in stop_messages(checkout)] == [False, True])
+    assert "Try stopping the server again" not in page.get(f"/checkouts/{checkout.pk}/").content.decode()
