@@ -6,8 +6,8 @@ checkouts run through the API; then every checkout must be ready and no request 
 
 Loopback only; it stops by itself. Prints requests per second for search and cart calls next to a
 baseline of /healthz on the same server, error counts, checkouts ready/lost, and the worker's memory.
-With --soak-minutes, rounds of the same (search and cart load, then the concurrent checkouts, whose
-servers are stopped after each round) repeat until the time is up, one line per round, so that a leak
+With --soak-minutes, rounds of the same (search and cart load, then the concurrent checkouts, which their
+users stop through the API once ready) repeat until the time is up, one line per round, so that a leak
 (memory growing round after round) or an error that only comes with time shows.
 """
 import argparse
@@ -43,8 +43,6 @@ from django.core.management import call_command  # noqa: E402
 from esap.demo.load import load_demo  # noqa: E402
 from esap.seeding import SEARCH_QUERIES, seed_datasets  # noqa: E402
 from tests.factories import make_user  # noqa: E402
-from facilities.hub.client import HubClient  # noqa: E402
-from facilities.hub.errors import HubError  # noqa: E402
 from tests.servers.jupyterhub.localhub import LocalHub  # noqa: E402
 from tests.servers.stack import free_port, wait_for_port  # noqa: E402
 from tests.servers.worker import Worker  # noqa: E402
@@ -117,8 +115,9 @@ def health_work(session: Session, step: int) -> None:
     session.call("GET", "/healthz")
 
 
-def run_checkouts(base: str, count: int, prefix: str = "loader") -> tuple[int, int, float]:
-    """`count` users check out at once through the API; (ready, not ready, wall seconds)."""
+def run_checkouts(base: str, count: int, prefix: str = "loader", *, stop: bool = False) -> tuple[int, int, float]:
+    """`count` users check out at once through the API, and with `stop` end their launches through it
+    as scientists do (a launch whose server did not stop counts as not ready); (ready, not, wall seconds)."""
     users = [make_user(f"{prefix}-{i}") for i in range(count)]
     results: list[str] = []
     reasons: list[str] = []
@@ -138,6 +137,8 @@ def run_checkouts(base: str, count: int, prefix: str = "loader") -> tuple[int, i
             if state in {"ready", "failed", "cancelled"}:
                 break
             time.sleep(0.5)
+        if state == "ready" and stop:
+            state = stop_launch(session, checkout)
         results.append(state)
         if state != "ready":
             reasons.append(f"{state}: {body['error_message']}")
@@ -167,9 +168,8 @@ def report(name: str, ok: int, errors: int, latencies: list[float], seconds: flo
           f"p95 {p95 * 1000:>6.1f} ms   errors {errors}")
 
 
-def soak(base: str, sessions: list[Session], args: argparse.Namespace, worker: Worker, web: subprocess.Popen,
-         hub: LocalHub) -> None:
-    hub_client = HubClient(hub.url, hub.service_token)
+def soak(base: str, sessions: list[Session], args: argparse.Namespace, worker: Worker,
+         web: subprocess.Popen) -> None:
     ends, rounds, totals = time.monotonic() + args.soak_minutes * 60, 0, {"errors": 0, "ready": 0, "lost": 0}
     first_rss = None
     print(f"soak: rounds of {args.seconds:.0f} s search + {args.seconds:.0f} s cart load, then {args.checkouts} "
@@ -178,8 +178,7 @@ def soak(base: str, sessions: list[Session], args: argparse.Namespace, worker: W
         rounds += 1
         searched, search_errors, _ = hammer(sessions, args.seconds, search_work)
         carted, cart_errors, _ = hammer(sessions, args.seconds, cart_work)
-        ready, lost, wall = run_checkouts(base, args.checkouts, prefix=f"soak-{rounds}")
-        stop_launched_servers(hub_client, f"soak-{rounds}", args.checkouts)
+        ready, lost, wall = run_checkouts(base, args.checkouts, prefix=f"soak-{rounds}", stop=True)
         rss = {"worker": rss_mib(worker.process.pid), "web": sum(map(rss_mib, process_tree(web.pid)))}
         first_rss = first_rss or rss
         totals["errors"] += search_errors + cart_errors
@@ -193,16 +192,18 @@ def soak(base: str, sessions: list[Session], args: argparse.Namespace, worker: W
           f"{rss['worker']:.0f} MiB, web {first_rss['web']:.0f} -> {rss['web']:.0f} MiB")
 
 
-def stop_launched_servers(hub_client: HubClient, prefix: str, count: int) -> None:
-    """The round's named servers, stopped as their users would, so that rounds do not pile servers up."""
-    for index in range(count):
-        user = f"{prefix}-{index}"
-        try:
-            servers = hub_client.list_servers(user)
-        except HubError:  # the hub never saw this user: nothing to stop
-            continue
-        for server in servers:
-            hub_client.stop_server(user, server)
+def stop_launch(session: Session, checkout: str) -> str:
+    """"ready" once the portal reports the launch's server stopped (rounds must not pile servers up),
+    else what went wrong."""
+    session.call("POST", f"/api/checkouts/{checkout}/stop/")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        events = session.call("GET", f"/api/checkouts/{checkout}/events/")["events"]
+        outcomes = [e["data"]["server_stopped"] for e in events if "server_stopped" in e["data"]]
+        if outcomes:
+            return "ready" if outcomes[-1] else "server not stopped"
+        time.sleep(0.5)
+    return "server stop not reported"
 
 
 def process_tree(pid: int) -> list[int]:
@@ -240,7 +241,7 @@ def main() -> None:
         print(f"gunicorn (2 gthread workers x 8 threads), {args.clients} clients x {args.seconds:.0f} s, "
               f"{args.datasets} datasets")
         if args.soak_minutes:
-            soak(base, sessions, args, worker, web, hub)
+            soak(base, sessions, args, worker, web)
             return
         for name, work in [("/healthz (baseline)", health_work), ("search /api/datasets/", search_work),
                            ("cart add/get/remove", cart_work)]:

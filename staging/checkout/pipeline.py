@@ -123,7 +123,7 @@ def _park(checkout: Checkout, state: State, holder: str, waiting: steps.NotYet) 
         return  # cancelled (or taken over) meanwhile
     machine.record(checkout.pk, phase=state, message=f"{waiting.message}; looking again in "
                                                     f"{_duration(waiting.retry_in)}.",
-                   data={"waiting_until": until.isoformat()})
+                   data={"waiting_until": until.isoformat(), "waiting_on": waiting.source})
     checkout_run.apply_async((str(checkout.pk),), countdown=waiting.retry_in)
 
 

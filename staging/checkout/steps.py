@@ -34,8 +34,8 @@ class NotYet(Exception):
     """Remote work the step started is still under way (data copying into the facility's storage): run
     the step again in `retry_in` seconds from a new task instead of holding a worker while it lasts."""
 
-    def __init__(self, message: str, retry_in: float) -> None:
-        self.message, self.retry_in = message, retry_in
+    def __init__(self, message: str, retry_in: float, *, source: str = "") -> None:
+        self.message, self.retry_in, self.source = message, retry_in, source
         super().__init__(message)
 
 
@@ -64,18 +64,22 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
                            recheck_seconds=settings.ESAP_STAGING_RECHECK_SECONDS,
                            seen=_last_progress(checkout))
     staged = []
-    for source, refs in _by_source(checkout.datasets).items():
+    grouped, waited_on = _by_source(checkout.datasets), _waited_on(checkout)
+    # A later look asks first after what it waits for; the other sources are staged again only once that
+    # has arrived (fresh access URLs for the notebook), not at every look.
+    for source in sorted(grouped, key=lambda kind: kind not in waited_on):
+        refs = grouped[source]
         def source_report(message: str, progress: int | None = None, _source: str = source,
                           **data: Any) -> None:
             report(message, progress, source=_source, **data)
         try:
             results = get_source(source).stage(refs, target=target, report=source_report)
         except StagingPending as waiting:
-            raise NotYet(waiting.detail, waiting.retry_in) from waiting
+            raise NotYet(waiting.detail, waiting.retry_in, source=source) from waiting
         except SourceUnavailable as error:
-            if _has_waited(checkout) and time.time() < target.deadline_at:
+            if waited_on and time.time() < target.deadline_at:
                 # Hours into a copy, a blip of the data lake's server is no reason to give up on it.
-                raise NotYet(error.detail, target.recheck_in(time.time())) from error
+                raise NotYet(error.detail, target.recheck_in(time.time()), source=source) from error
             raise ServiceError("staging.unavailable", identifier=error.identifier,
                                detail=error.detail) from error
         except StagingError as error:
@@ -85,12 +89,19 @@ def stage(checkout: Checkout, report: Reporter) -> dict:
         staged += [{**r.details, "source": source, "identifier": r.identifier, "location": r.location}
                    for r in results]
         report(f"Staged {len(results)} dataset(s) from {source}.", data_count=len(results))
-    return {"staged": staged}
+    return {"staged": _in_cart_order(staged, checkout.datasets)}
 
 
-def _has_waited(checkout: Checkout) -> bool:
-    """Whether this staging has been parked before: its data is on the way."""
-    return _this_staging(checkout).filter(data__has_key="waiting_until").exists()
+def _in_cart_order(staged: list[dict], datasets: list[dict]) -> list[dict]:
+    """The notebook gets `dataset_paths[i]` for `datasets[i]`, whatever order the sources were staged in."""
+    position = {(d["source"], d["identifier"]): index for index, d in enumerate(datasets)}
+    return sorted(staged, key=lambda item: position.get((item["source"], item["identifier"]), len(position)))
+
+
+def _waited_on(checkout: Checkout) -> set[str]:
+    """The sources this staging has been parked for (empty if it never was): their data is on the way."""
+    parked = _this_staging(checkout).filter(data__has_key="waiting_until")
+    return {event.data.get("waiting_on", "") for event in parked.only("data")}
 
 
 def _last_progress(checkout: Checkout) -> dict[str, int] | None:

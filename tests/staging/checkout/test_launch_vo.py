@@ -10,7 +10,7 @@ from staging.checkout.services import checkout_start
 from staging.models import Cart, VOService
 from staging.vo_services import vo_cart_add, vo_search
 from tests.factories import make_dataset, make_user, make_workflow
-from tests.launching import server_for, wait_for
+from tests.launching import local_dataset, notebook_with_cells, server_for, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.vo, pytest.mark.django_db(transaction=True)]
 
@@ -88,3 +88,26 @@ def test_fault_datalink_service_down_fails_staging_with_the_cause_and_keeps_the_
     assert "could not be staged now" in checkout.error_message  # an outage (staging.unavailable)
     cart = Cart.objects.get(user=user)
     assert cart.frozen_by is None and list(cart.items.values_list("dataset_id", flat=True)) == [dataset.pk]
+
+
+def test_datasets_of_several_sources_reach_the_notebook_with_their_paths_in_cart_order(launch_env, hub_facility,
+                                                                                      vo_server):
+    user, facility = make_user(), hub_facility()
+    services.cart_add_dataset(user=user, dataset_id=local_dataset("lightcurves/crab_pulsar.csv").pk)
+    cart_from_a_vo_search(user, VOService.objects.create(name="Fixture TAP", slug="fixture-tap",
+                                                         url=vo_server.tap_url))
+    services.cart_add_dataset(user=user, dataset_id=local_dataset("lightcurves/vela_pulsar.csv").pk)
+    workflow = make_workflow(notebook_with_cells("print(len(datasets), len(dataset_paths))", first_cells=3),
+                             path="pairs.ipynb", first_cells=3)
+    services.cart_choose_workflow(user=user, workflow_id=workflow.pk)
+    services.cart_choose_facility(user=user, facility_slug=facility.slug, profile_slug="small")
+
+    checkout = wait_for(checkout_start(user=user), timeout=180)
+
+    assert checkout.state == "ready", checkout.error_message
+    parameters = server_for(launch_env, checkout).get_notebook(checkout.remote_path)["metadata"]["esap"]["parameters"]
+    pairs = list(zip(parameters["datasets"], parameters["dataset_paths"], strict=True))
+    assert [identifier for identifier, _ in pairs] == [d["identifier"] for d in checkout.datasets]
+    assert pairs[0][1].endswith("lightcurves/crab_pulsar.csv") and pairs[3][1].endswith("lightcurves/vela_pulsar.csv")
+    assert [path.rsplit("/", 1)[-1] for _, path in pairs[1:3]] == [
+        identifier.rsplit("/", 1)[-1] for identifier, _ in pairs[1:3]]  # each VO image's own URL

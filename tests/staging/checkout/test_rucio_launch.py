@@ -312,3 +312,26 @@ def test_cancelling_while_a_rule_replicates_frees_the_worker_long_before_the_dea
     checkout.refresh_from_db()
     assert checkout.state == "cancelled"
     assert not checkout.events.filter(pk__gt=cancelled.pk).exists()
+
+
+@pytest.mark.vo
+def test_vo_datasets_in_the_cart_of_a_parked_copy_are_not_resolved_again_at_every_look(
+        launch_env, hub_facility, rucio_server, rucio_dataset, vo_server):
+    from staging.models import VOService
+    from tests.staging.checkout.test_launch_vo import cart_from_a_vo_search
+
+    name, _ = rucio_dataset({"never-copy.csv": b"stays on SITE_A"})
+    user = make_user()
+    cart_from_a_vo_search(user, VOService.objects.create(name="Fixture TAP", slug="fixture-tap",
+                                                         url=vo_server.tap_url))
+    fill_cart_from_lake(user, data_lake(rucio_server), rule_facility(hub_facility, rucio_server, deadline=600),
+                        name)
+    checkout = checkout_start(user=user)
+    assert [d["source"] for d in checkout.datasets] == ["vo", "vo", "rucio"]  # the VO data is staged first
+
+    eventually(lambda: looks_parked(checkout).count() >= 3, timeout=90)
+    assert cancel(checkout) == "cancelled"
+
+    resolved = checkout.events.filter(phase="staging", data__source="vo", message__startswith="Resolving")
+    assert resolved.count() == 1  # at the first look, which checks the VO data before the long wait
+    assert set(looks_parked(checkout).values_list("data__waiting_on", flat=True)) == {"rucio"}
