@@ -14,7 +14,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.factories import make_workflow
-from tests.launching import local_dataset
+from staging.models import Checkout
+from tests.launching import eventually, hub_client, local_dataset
 from tests.servers.oidc.fixture import PROVIDER_ID
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,6 +68,16 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     assert "lightcurves/crab_pulsar.csv: 200 samples" in output.text
     if os.environ.get("ESAP_SCREENSHOT_DIR"):  # for a person to look at what the scientist sees
         browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "notebook.png"))
+
+    # Done with it: the launch's server is stopped from the portal's list of launches.
+    browser.get(f"{live_server.url}/checkouts/")
+    click(browser, 'button[aria-label="Stop the server of this launch"]')
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Your server is being stopped"))
+    assert "stopped" in browser.find_element(By.CSS_SELECTOR, "td.state-stopped").text
+    checkout = Checkout.objects.get(user__username="alice")
+    eventually(lambda: hub_client(launch_env).get_server("alice", checkout.server_name) is None)
+    if os.environ.get("ESAP_SCREENSHOT_DIR"):
+        browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "launches.png"))
 
 
 def log_in_as(browser, live_server, user) -> None:
