@@ -1,4 +1,5 @@
-"""Personal API tokens: for scripts calling the REST API as their user, besides the browser session."""
+"""The user's account beyond Django's: personal API tokens (for scripts calling the REST API as their user,
+besides the browser session), groups asserted by identity providers, and preferences."""
 import hashlib
 import secrets
 
@@ -48,3 +49,18 @@ class ExternalGroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group} (from {self.provider})"
+
+
+class AccountSettings(models.Model):
+    """A user's preferences; a user without a row has the defaults."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="esap_settings")
+    email_when_launch_ends = models.BooleanField(
+        default=True, help_text="E-mail me when a launch I stopped watching is ready or has failed.")
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+    @classmethod
+    def of(cls, user) -> "AccountSettings":
+        return cls.objects.filter(user=user).first() or cls(user=user)

@@ -96,6 +96,18 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an e-mail claim alone never takes over a local account
 EMAIL_BACKEND = env("ESAP_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("ESAP_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("ESAP_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("ESAP_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env("ESAP_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("ESAP_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("ESAP_EMAIL_TIMEOUT_SECONDS", 10)
+DEFAULT_FROM_EMAIL = env("ESAP_EMAIL_FROM", "esap <esap@localhost>")
+# Where users reach the portal, for links in e-mails (no request to build them from there).
+ESAP_PUBLIC_URL = env("ESAP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# A launch that ends this long after the user started (or retried) it is told by e-mail: they have
+# likely stopped watching its page. 0 tells every end.
+ESAP_NOTIFY_AFTER_SECONDS = env_int("ESAP_NOTIFY_AFTER_SECONDS", 300)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esap.models import ApiToken
+from esap.models import AccountSettings, ApiToken
 
 
 def token_revoke(*, user, pk: int) -> None:
@@ -31,7 +31,8 @@ def token_page(request):
         else:
             _, fresh = ApiToken.issue(user=request.user, name=name)
     tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
-    return render(request, "account/tokens.html", {"tokens": tokens, "fresh": fresh})
+    return render(request, "account/tokens.html", {"tokens": tokens, "fresh": fresh,
+                                                   "preferences": AccountSettings.of(request.user)})
 
 
 @login_required

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from esap import health, tokens, views
+from esap import account, health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
 from staging import vo_apis, vo_views
@@ -67,6 +67,7 @@ pages = [
     path("vo/add/", vo_views.vo_cart_add_page, name="vo-cart-add"),
     path("account/tokens/", tokens.token_page, name="account-tokens"),
     path("account/tokens/<int:pk>/revoke/", tokens.token_revoke_page, name="account-token-revoke"),
+    path("account/settings/", account.account_settings_page, name="account-settings"),
     path("checkouts/<uuid:pk>/stream/", staging_views.checkout_stream, name="checkout-stream"),
     path("checkouts/<uuid:pk>/retry/", staging_views.checkout_retry, name="checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_views.checkout_cancel, name="checkout-cancel"),

@@ -17,6 +17,7 @@ from tests.servers.jupyterhub.fixture import jupyterhub  # noqa: F401  (session-
 from tests.servers.jupyterhub.localhub import free_port_block
 from tests.servers.oidc.fixture import oidc_idp, portal_uses_idp  # noqa: F401  (the real OpenID provider)
 from tests.servers.rucio.fixture import rucio_dataset, rucio_server  # noqa: F401  (session-scoped real Rucio)
+from tests.servers.smtp import mail_server  # noqa: F401  (session-scoped SMTP server)
 from tests.servers.vo.fixture import vo_server  # noqa: F401  (session-scoped GAVO DaCHS VO server)
 from tests.servers.worker import celery_worker  # noqa: F401  (session-scoped real Celery worker)
 

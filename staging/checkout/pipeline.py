@@ -90,6 +90,8 @@ def _advance(checkout_id: str, holder: str) -> None:
             log.info("checkout %s: moved on while %s ran (cancelled?); stopping", checkout_id, state)
             stop_server_of_ended_launch(checkout_id)
             return
+        if target == State.READY:
+            _announce_end(checkout_id)
 
 
 def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] | None:
@@ -133,11 +135,18 @@ def _duration(seconds: float) -> str:
 
 def _fail(checkout: Checkout, state: State, error: EsapError) -> None:
     log.info("checkout %s: %s failed: %s", checkout.pk, state, error.code)
-    machine.transition(
+    if machine.transition(
         checkout.pk, source=state, target=State.FAILED, message=error.message,
         data={"code": error.code, "step": state.value}, failed_step=state.value,
         error_code=error.code, error_message=error.message,
-    )
+    ):
+        _announce_end(checkout.pk)
+
+
+def _announce_end(checkout_id: Any) -> None:
+    from staging.tasks import checkout_announce_end
+
+    checkout_announce_end.delay(str(checkout_id))
 
 
 def stop_server_of_ended_launch(checkout_id: Any) -> None:

@@ -34,7 +34,7 @@ def checkout_retry(*, user, pk) -> Checkout:
     with transaction.atomic():
         moved = machine.transition(
             checkout.pk, source=State.FAILED, target=step, message=f"Retrying from {step}.",
-            error_code="", error_message="", finished_at=None, execution_started_at=None,
+            data={"retry": True}, error_code="", error_message="", finished_at=None, execution_started_at=None,
         )
         if not moved:
             raise UserError("checkout.not_retryable", state=checkout_get(user=user, pk=pk).state)

@@ -158,7 +158,7 @@ def test_pages_answer_each_role_as_specified(world, path, expected):
 STATE_CHANGING_PAGES = ["/cart/add/", "/cart/remove/{item}/", "/cart/workflow/", "/cart/facility/",
                         "/cart/checkout/", "/checkouts/{checkout}/retry/", "/checkouts/{checkout}/cancel/",
                         "/checkouts/{checkout}/stop/",
-                        "/launch/", "/account/tokens/", "/account/tokens/{token}/revoke/"]
+                        "/launch/", "/account/tokens/", "/account/tokens/{token}/revoke/", "/account/settings/"]
 
 
 @pytest.mark.parametrize("path", STATE_CHANGING_PAGES)

@@ -13,6 +13,7 @@ import pytest
 from tests.secret_watch import register_log_file
 
 ROOT = Path(__file__).resolve().parents[2]
+PUBLIC_URL = "https://esap.test"  # where the worker's e-mails say the portal is
 
 
 def broker_options(folder: Path) -> dict:
@@ -90,7 +91,7 @@ def test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
+def celery_worker(django_db_setup, django_db_blocker, mail_server):
     from django.conf import settings
 
     from esap.celery import app
@@ -108,7 +109,11 @@ def celery_worker(django_db_setup, django_db_blocker):
              "ESAP_ALLOW_PRIVATE_URLS": "true", "ESAP_GIT_ALLOW_PRIVATE_URLS": "true",
              # Every replication rule is looked at once per run, then the checkout waits without a
              # worker and a later run looks again: the tests go through that hand-over every time.
-             "ESAP_STAGING_WAIT_SECONDS": "0", "ESAP_STAGING_RECHECK_SECONDS": "1"},
+             "ESAP_STAGING_WAIT_SECONDS": "0", "ESAP_STAGING_RECHECK_SECONDS": "1",
+             # Every end of a launch is told by e-mail (to users who have an address) over real SMTP.
+             "ESAP_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+             "ESAP_EMAIL_HOST": mail_server.host, "ESAP_EMAIL_PORT": str(mail_server.port),
+             "ESAP_NOTIFY_AFTER_SECONDS": "0", "ESAP_PUBLIC_URL": PUBLIC_URL},
     )
     register_log_file(worker.log_path)
     worker.start()
