@@ -42,6 +42,7 @@ from django.core.management import call_command  # noqa: E402
 
 from esap.demo.load import load_demo  # noqa: E402
 from esap.seeding import SEARCH_QUERIES, seed_datasets  # noqa: E402
+from staging.checkout.states import TERMINAL  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 from tests.servers.jupyterhub.localhub import LocalHub  # noqa: E402
 from tests.servers.stack import free_port, wait_for_port  # noqa: E402
@@ -134,11 +135,13 @@ def run_checkouts(base: str, count: int, prefix: str = "loader", *, stop: bool =
         while time.monotonic() < deadline:
             body = session.call("GET", f"/api/checkouts/{checkout}/")
             state = body["state"]
-            if state in {"ready", "failed", "cancelled"}:
+            if state in TERMINAL:
                 break
             time.sleep(0.5)
-        if state == "ready" and stop:
+        if stop and state == "ready":
             state = stop_launch(session, checkout)
+        elif stop and state == "failed":  # it may hold a server: cancelling removes it
+            session.call("POST", f"/api/checkouts/{checkout}/cancel/")
         results.append(state)
         if state != "ready":
             reasons.append(f"{state}: {body['error_message']}")
@@ -198,10 +201,9 @@ def stop_launch(session: Session, checkout: str) -> str:
     session.call("POST", f"/api/checkouts/{checkout}/stop/")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        events = session.call("GET", f"/api/checkouts/{checkout}/events/")["events"]
-        outcomes = [e["data"]["server_stopped"] for e in events if "server_stopped" in e["data"]]
-        if outcomes:
-            return "ready" if outcomes[-1] else "server not stopped"
+        stopped = session.call("GET", f"/api/checkouts/{checkout}/events/")["terminal"]["server_stopped"]
+        if stopped is not None:
+            return "ready" if stopped else "server not stopped"
         time.sleep(0.5)
     return "server stop not reported"
 

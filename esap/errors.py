@@ -24,8 +24,8 @@ MESSAGES: dict[str, str] = {
     "facility.forbidden": "The facility's JupyterHub refused the portal: {detail}",
     "facility.rejected": "The facility's JupyterHub rejected the request: {detail}",
     "spawn.failed": "Your server could not be started: {detail}",
-    "spawn.server_limit": "The facility runs no more servers for you: {detail}. Stop a launch you no longer "
-                          "need (Your launches), then retry this one.",
+    "spawn.server_limit": "The facility lets you have at most {limit} server(s) at once. Under Your launches, "
+                          "stop a launch you no longer need (or cancel one that failed), then retry this one.",
     "spawn.timeout": "Your server did not become ready within {seconds} seconds.",
     "notebook.parameters": "The workflow's notebook cannot take these parameters: {detail}",
     "notebook.cell_error": "Cell {cell} of the notebook raised {ename}: {evalue}",

@@ -34,7 +34,12 @@ def checkout_events(*, checkout: Checkout, after: int = 0) -> QuerySet[CheckoutE
     return checkout.events.filter(pk__gt=after)
 
 
+def server_stop_outcome(*, checkout_id) -> bool | None:
+    """Whether the last try to stop the launch's server worked; None before any has ended."""
+    last = CheckoutEvent.objects.filter(checkout_id=checkout_id, data__has_key="server_stopped").last()
+    return None if last is None else bool(last.data["server_stopped"])
+
+
 def server_stop_failed(*, checkout: Checkout) -> bool:
     """Whether the last try to stop the launch's server failed (so it may still run: stop again)."""
-    last = checkout.events.filter(data__has_key="server_stopped").last()
-    return bool(last) and not last.data["server_stopped"]
+    return server_stop_outcome(checkout_id=checkout.pk) is False

@@ -12,6 +12,7 @@ from facilities.selectors import facility_list
 from staging import launch_links, selectors, services
 from staging.checkout import services as checkout_services
 from staging.checkout.progress import event_stream, terminal_json
+from staging.checkout.states import TERMINAL, State
 from staging.sources.base import source_kinds
 from workflows.selectors import workflow_list
 
@@ -120,9 +121,13 @@ def _own_checkout(request, pk):
 @login_required
 def checkout_page(request, pk):
     checkout = _own_checkout(request, pk)
+    terminal = terminal_json(checkout)
     return render(request, "staging/checkout.html", {
-        "checkout": checkout, "events": checkout.events.all(), "terminal": terminal_json(checkout),
+        "checkout": checkout, "events": checkout.events.all(), "terminal": terminal,
         "stop_failed": selectors.server_stop_failed(checkout=checkout),
+        "can_cancel": checkout.state not in TERMINAL or checkout.state == State.FAILED,
+        # the page follows the stream until the launch ends, or until its server's stop has an outcome
+        "live": terminal is None or (terminal["event"] == "stopped" and terminal["server_stopped"] is None),
     })
 
 
@@ -154,8 +159,7 @@ def checkout_cancel(request, pk):
 @login_required
 @require_POST
 def checkout_stop(request, pk):
-    return _act_on_checkout(request, pk, checkout_services.checkout_stop,
-                            done="Your server is being stopped; the notebook stays in your home on the facility.")
+    return _act_on_checkout(request, pk, checkout_services.checkout_stop, done="Your server is being stopped.")
 
 
 def _act_on_checkout(request, pk, action, *, done: str = ""):

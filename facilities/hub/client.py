@@ -6,6 +6,7 @@ requests, with explicit timeouts and retries of transient errors only. No Django
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -150,8 +151,8 @@ class HubClient:
         except HubRequestError as error:
             if error.status == 400 and "is already running" in error.hub_message:
                 return "ready"
-            if error.status == 400 and "already has the maximum of" in error.hub_message:
-                raise ServerLimitReached(str(error), status=400, hub_message=error.hub_message) from error
+            if error.status == 400 and (limit := re.search(r"already has the maximum of (\d+)", error.hub_message)):
+                raise ServerLimitReached(str(error), limit=int(limit[1]), hub_message=error.hub_message) from error
             raise
         except HubUnavailable as error:
             if error.status == 500:
@@ -201,17 +202,25 @@ class HubClient:
         response = self.http.request("DELETE", self._server(user, server), json={"remove": remove},
                                      ok=(202, 204, 404))
         if response.status_code == 202:
-            self._wait_stopped(user, server, wait_seconds)
+            self._wait_stopped(user, server, wait_seconds, forgotten=remove)
         return response.status_code != 404
 
-    def _wait_stopped(self, user: str, server: str, wait_seconds: float) -> None:
+    def _wait_stopped(self, user: str, server: str, wait_seconds: float, *, forgotten: bool) -> None:
+        # A removed server still counts against the hub's limit of named servers until it is forgotten,
+        # which the hub does only after the stop: wait for that too.
+        done = (lambda: not self.server_known(user, server)) if forgotten else (
+            lambda: not ((state := self.get_server(user, server)) and (state.ready or state.pending)))
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
-            state = self.get_server(user, server)
-            if state is None or not (state.ready or state.pending):
+            if done():
                 return
             time.sleep(0.25)
         raise HubUnavailable(f"{user}/{server} did not stop within {int(wait_seconds)} seconds")
+
+    def server_known(self, user: str, server: str) -> bool:
+        """Whether the hub knows the named server at all, running or stopped."""
+        model = self.http.request("GET", f"{self._user(user)}?include_stopped_servers=1").json()
+        return server in (model.get("servers") or {})
 
     def mint_server_token(self, user: str, server: str, expires_in: int = 900, *,
                           note: str = "esap") -> MintedToken:

@@ -42,6 +42,10 @@ class HubNotFound(HubRequestError):
 class ServerLimitReached(HubRequestError):
     code = "hub.server_limit"
 
+    def __init__(self, message: str, *, limit: int, hub_message: str = "") -> None:
+        self.limit = limit
+        super().__init__(message, status=400, hub_message=hub_message)
+
 
 class ServerNotRunning(HubError):
     code = "hub.server_not_running"

@@ -54,7 +54,7 @@ def translated_errors() -> Iterator[None]:
     except hub_errors.HubUnavailable as error:
         raise ServiceError("facility.unavailable", detail=str(error)) from error
     except hub_errors.ServerLimitReached as error:
-        raise UserError("spawn.server_limit", detail=error.hub_message.split("  ")[0].rstrip(".")) from error
+        raise UserError("spawn.server_limit", limit=error.limit) from error
     except hub_errors.HubRequestError as error:
         raise UserError("facility.rejected", detail=str(error)) from error
     except hub_errors.KernelError as error:

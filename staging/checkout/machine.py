@@ -20,8 +20,8 @@ def transition(checkout_id: Any, *, source: State, target: State, message: str,
     if not allowed(source, target):
         raise ValueError(f"A checkout cannot go from {source} to {target}.")
     now = timezone.now()
-    if State(target) in TERMINAL and State(source) not in TERMINAL:
-        fields.setdefault("finished_at", now)  # when the launch ended, not a later stop of its server
+    if State(target) in TERMINAL and State(source) != State.READY:
+        fields.setdefault("finished_at", now)  # a ready launch has ended: stopping its server later does not move it
     with transaction.atomic():
         moved = Checkout.objects.filter(pk=checkout_id, state=source).update(
             state=target, state_since=now, updated_at=now, **fields

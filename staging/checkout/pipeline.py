@@ -88,7 +88,7 @@ def _advance(checkout_id: str, holder: str) -> None:
         if not machine.transition(checkout_id, source=state, target=target,
                                   message=ENTRY_MESSAGES[target], **fields):
             log.info("checkout %s: moved on while %s ran (cancelled?); stopping", checkout_id, state)
-            stop_server_of_ended_launch(checkout_id)
+            stop_server_of_ended_launch(checkout_id, quiet_if_absent=True)
             return
         if target == State.READY:
             _announce_end(checkout_id)
@@ -102,7 +102,7 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
         return STEP_FUNCTIONS[state](checkout, report) or {}
     except steps.StepAbandoned as abandoned:
         log.info("%s; stopping", abandoned)
-        stop_server_of_ended_launch(checkout.pk)
+        stop_server_of_ended_launch(checkout.pk, quiet_if_absent=True)
     except steps.NotYet as waiting:
         _park(checkout, state, holder, waiting)
     except EsapError as error:
@@ -149,10 +149,10 @@ def _announce_end(checkout_id: Any) -> None:
     checkout_announce_end.delay(str(checkout_id))
 
 
-def stop_server_of_ended_launch(checkout_id: Any) -> None:
-    """The server of a cancelled or stopped launch is stopped and forgotten on the hub. Runs from the
-    user's request (a task) and again from a step that notices a cancel, in case that step started the
-    server after the first stop: each stops what it finds, an absent server counts as stopped."""
+def stop_server_of_ended_launch(checkout_id: Any, *, quiet_if_absent: bool = False) -> None:
+    """The server of a cancelled or stopped launch is stopped and forgotten on the hub, and the outcome
+    is an event. Runs from the user's request (a task) and again, `quiet_if_absent`, from a step that
+    notices a cancel, in case that step started the server after the first stop."""
     checkout = Checkout.objects.select_related("facility").get(pk=checkout_id)
     if checkout.state not in SERVER_TO_STOP or not checkout.server_name or checkout.facility is None:
         return
@@ -166,8 +166,9 @@ def stop_server_of_ended_launch(checkout_id: Any) -> None:
         machine.record(checkout.pk, phase=phase, message=f"The server could not be stopped: {error.message}",
                        data={"server_stopped": False, "code": error.code})
         return
-    if known:  # a second stop (cancel noticed by the step too) finds nothing and says nothing
-        machine.record(checkout.pk, phase=phase, message=f"Server {checkout.server_name} stopped on "
+    if known or not quiet_if_absent:
+        outcome = "stopped on" if known else "was already gone from"  # culled, or an earlier stop finished
+        machine.record(checkout.pk, phase=phase, message=f"Server {checkout.server_name} {outcome} "
                                                         f"{checkout.facility_slug}.",
                        data={"server_stopped": True})
 

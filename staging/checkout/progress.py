@@ -7,8 +7,12 @@ from typing import Any
 
 from staging.checkout.states import State, TERMINAL
 from staging.models import Checkout, CheckoutEvent
+from staging.selectors import server_stop_outcome
 
 KEEPALIVE_SECONDS = 8.0
+STOP_OUTCOMES = {None: "The user ended this launch; its server is being stopped.",
+                 True: "The user ended this launch; its server was stopped.",
+                 False: "The user ended this launch, but its server could not be stopped; try again."}
 
 
 def event_json(event: CheckoutEvent) -> dict[str, Any]:
@@ -25,8 +29,14 @@ def terminal_json(checkout: Checkout) -> dict[str, Any] | None:
     if checkout.state == State.CANCELLED:
         return {"event": "cancelled", "reason": "Cancelled by the user."}
     if checkout.state == State.STOPPED:
-        return {"event": "stopped", "reason": "The user ended this launch; its server was stopped."}
+        stopped = server_stop_outcome(checkout_id=checkout.pk)
+        return {"event": "stopped", "server_stopped": stopped, "reason": STOP_OUTCOMES[stopped]}
     return None
+
+
+def _awaiting_stop(terminal: dict[str, Any]) -> bool:
+    """A stopped launch's stream ends with the stop's outcome, not before."""
+    return terminal["event"] == "stopped" and terminal["server_stopped"] is None
 
 
 def events_payload(*, checkout: Checkout, after: int = 0) -> dict[str, Any]:
@@ -54,8 +64,8 @@ def event_stream(checkout_id: Any, *, after: int = 0, poll_seconds: float = 0.25
             after = event.pk
             last_sent = time.monotonic()
             yield sse("progress", event_json(event), event.pk)
-        if checkout.state in TERMINAL:
-            terminal = terminal_json(checkout)
+        terminal = terminal_json(checkout) if checkout.state in TERMINAL else None
+        if terminal and not _awaiting_stop(terminal):
             yield sse(terminal["event"], terminal, after)
             return
         if time.monotonic() - last_sent > KEEPALIVE_SECONDS:

@@ -8,7 +8,7 @@ from facilities.selectors import facility_list
 from staging.checkout import machine
 from staging.checkout.states import SERVER_TO_STOP, STEPS, State, TERMINAL
 from staging.models import Cart, Checkout, CheckoutEvent
-from staging.selectors import checkout_get
+from staging.selectors import checkout_get, server_stop_failed
 from workflows.selectors import workflow_list
 
 
@@ -58,10 +58,12 @@ def checkout_stop(*, user, pk) -> Checkout:
     and a place under the hub's limit of servers per user. The notebook stays in the user's home.
     Asked again of a stopped or cancelled launch (its stop failed: the hub was down), it tries again."""
     checkout = checkout_get(user=user, pk=pk)
-    moved = checkout.state == State.READY and machine.transition(
-        checkout.pk, source=State.READY, target=State.STOPPED, message="Server stop requested by the user.")
-    if not moved and (state := checkout_get(user=user, pk=pk).state) not in SERVER_TO_STOP:
-        raise UserError("checkout.not_stoppable", state=state)
+    if checkout.facility_id is None:
+        raise UserError("facility.missing")
+    again = checkout.state in SERVER_TO_STOP and server_stop_failed(checkout=checkout)
+    if not again and not (checkout.state == State.READY and machine.transition(
+            checkout.pk, source=State.READY, target=State.STOPPED, message="Server stop requested by the user.")):
+        raise UserError("checkout.not_stoppable", state=checkout_get(user=user, pk=pk).state)
     _stop_server_on_commit(checkout)
     return checkout_get(user=user, pk=pk)
 

@@ -110,10 +110,11 @@ def test_local_accounts_sign_up_and_log_in():
 def test_your_launches_are_paged_newest_first_and_a_ready_one_can_be_stopped_from_the_list():
     from staging.models import Checkout
 
-    alice = make_user("alice")
+    alice, swan = make_user("alice"), make_facility("swan")
     for index in range(25):
-        Checkout.objects.create(user=alice, state="ready" if index == 24 else "failed",
-                                workflow_title=f"Analysis {index:02}", facility_slug="swan", profile_slug="small")
+        Checkout.objects.create(user=alice, state="ready" if index == 24 else "failed", facility=swan,
+                                workflow_title=f"Analysis {index:02}", facility_slug="swan", profile_slug="small",
+                                server_name="esap-1" if index == 23 else "")
     Checkout.objects.create(user=make_user("bob"), workflow_title="Bob's analysis", state="ready")
     client = Client()
     client.force_login(alice)
@@ -127,8 +128,24 @@ def test_your_launches_are_paged_newest_first_and_a_ready_one_can_be_stopped_fro
     assert "Analysis 04" not in first and "Analysis 04" in second and "Analysis 00" in second
     assert "Bob's analysis" not in first + second
     assert first.count('aria-label="Stop the server of this launch"') == 1
+    assert first.count('aria-label="Cancel this launch and remove its server"') == 1  # a failed one holding one
     assert (stopped.status_code, stopped["Location"]) == (302, "/checkouts/?page=1")
     newest.refresh_from_db()
     assert newest.state == "stopped"
     after = client.get(f"/checkouts/{newest.pk}/").content.decode()
-    assert "This launch has ended and its server was stopped" in after and 'id="stop"' not in after
+    assert "The user ended this launch; its server is being stopped." in after and 'id="stop"' not in after
+
+
+@pytest.mark.parametrize("elsewhere", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+def test_acting_on_a_launch_returns_only_to_a_page_of_the_portal(elsewhere):
+    from staging.models import Checkout
+
+    alice = make_user("alice")
+    checkout = Checkout.objects.create(user=alice, state="failed", facility=make_facility("swan"),
+                                       workflow_title="Analysis", facility_slug="swan", profile_slug="small")
+    client = Client()
+    client.force_login(alice)
+
+    response = client.post(f"/checkouts/{checkout.pk}/cancel/", {"next": elsewhere})
+
+    assert (response.status_code, response["Location"]) == (302, f"/checkouts/{checkout.pk}/")

@@ -163,3 +163,17 @@ def test_an_incomplete_cart_cannot_be_checked_out(missing, expected):
     with pytest.raises(UserError, match=expected):
         checkout_start(user=user)
     assert not Checkout.objects.filter(user=user).exists()
+
+
+def test_a_launch_ends_once_failed_or_cancelled_but_a_later_stop_of_its_server_keeps_when_it_ended():
+    checkout = checked_out()
+    machine.transition(checkout.pk, source=State.CREATED, target=State.FAILED, message="failed")
+    failed_at = Checkout.objects.get(pk=checkout.pk).finished_at
+    machine.transition(checkout.pk, source=State.FAILED, target=State.CANCELLED, message="cancelled")
+    ready = checked_out()
+    Checkout.objects.filter(pk=ready.pk).update(state=State.READY, finished_at=failed_at)
+
+    machine.transition(ready.pk, source=State.READY, target=State.STOPPED, message="stopped")
+
+    assert Checkout.objects.get(pk=checkout.pk).finished_at > failed_at  # the cancel ended it
+    assert Checkout.objects.get(pk=ready.pk).finished_at == failed_at

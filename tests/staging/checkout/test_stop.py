@@ -72,8 +72,8 @@ def test_the_hubs_server_limit_fails_the_spawn_with_what_to_do_and_stopping_anot
     second = wait_for(checkout_start(user=user))
 
     assert (second.state, second.failed_step, second.error_code) == ("failed", "spawning", "spawn.server_limit")
-    assert "already has the maximum of 1 named servers" in second.error_message
-    assert "Stop a launch you no longer need" in second.error_message
+    assert second.error_message.startswith("The facility lets you have at most 1 server(s) at once. Under Your "
+                                           "launches, stop a launch you no longer need")
 
     checkout_stop(user=user, pk=first.pk)
     eventually(lambda: server_gone(launch_env, first))
@@ -105,3 +105,48 @@ def test_a_stop_the_hub_could_not_take_is_reported_and_can_be_asked_again(launch
     eventually(lambda: server_gone(launch_env, checkout))
     eventually(lambda: [s for s, _ in stop_messages(checkout)] == [False, True])
     assert "Try stopping the server again" not in page.get(f"/checkouts/{checkout.pk}/").content.decode()
+
+
+def test_a_server_already_gone_counts_as_stopped(launch_env, hub_facility):
+    user = make_user()
+    checkout = wait_for(launch(user, facility=hub_facility()))
+    hub_client(launch_env).stop_server(checkout.hub_username, checkout.server_name)  # as an idle culler would
+
+    checkout_stop(user=user, pk=checkout.pk)
+
+    eventually(lambda: stop_messages(checkout) == [
+        (True, f"Server {checkout.server_name} was already gone from {checkout.facility_slug}.")])
+
+
+def test_a_stop_is_refused_twice_and_for_a_launch_whose_facility_was_deleted(launch_env, hub_facility):
+    user = make_user()
+    facility = hub_facility()
+    first, second = wait_for(launch(user, facility=facility)), wait_for(launch(user, facility=facility))
+    api = api_for(user)
+
+    assert api.post(f"/api/checkouts/{first.pk}/stop/").status_code == 202
+    again = api.post(f"/api/checkouts/{first.pk}/stop/")
+    eventually(lambda: len(stop_messages(first)) == 1)
+    Facility.objects.filter(pk=facility.pk).delete()
+    orphan = api.post(f"/api/checkouts/{second.pk}/stop/")
+
+    assert again.status_code == 400 and "this one is stopped" in str(again.json())
+    assert orphan.status_code == 400 and "no longer exists" in str(orphan.json())
+    second.refresh_from_db()
+    assert second.state == "ready"
+    hub_client(launch_env).stop_server(second.hub_username, second.server_name)
+
+
+def test_the_progress_stream_of_a_stopped_launch_ends_with_the_stops_outcome(launch_env, hub_facility):
+    user = make_user()
+    checkout = wait_for(launch(user, facility=hub_facility()))
+    page = Client()
+    page.force_login(user)
+    checkout_stop(user=user, pk=checkout.pk)
+
+    stream = b"".join(page.get(f"/checkouts/{checkout.pk}/stream/").streaming_content).decode()
+
+    last = stream.rstrip().split("\n\n")[-1]
+    assert last.splitlines()[1] == "event: stopped"
+    assert '"server_stopped": true' in last and "its server was stopped" in last
+    assert "was stopped" in page.get(f"/checkouts/{checkout.pk}/").content.decode()
