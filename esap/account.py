@@ -1,4 +1,6 @@
-"""The user's preferences: read, and changed from the account page."""
+"""The user's preferences and whether the portal may e-mail them: read, and changed from the account page."""
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
@@ -13,6 +15,25 @@ def account_settings_update(*, user, email_when_launch_ends: bool) -> AccountSet
     return preferences
 
 
+# Backends that deliver nothing (the demo's default prints): with them the portal neither sends nor says it did.
+UNDELIVERED = ("django.core.mail.backends.console.EmailBackend", "django.core.mail.backends.dummy.EmailBackend")
+
+
+def mail_is_sent() -> bool:
+    return settings.EMAIL_BACKEND not in UNDELIVERED
+
+
+def email_verified(user) -> bool:
+    return bool(user.email) and EmailAddress.objects.filter(user=user, email__iexact=user.email,
+                                                            verified=True).exists()
+
+
+def may_email(user) -> bool:
+    """They want e-mail and their address is verified (by allauth, or their identity provider's
+    `email_verified`): nobody can make the portal write to someone else's address."""
+    return AccountSettings.of(user).email_when_launch_ends and email_verified(user)
+
+
 @login_required
 @require_POST
 def account_settings_page(request):
@@ -20,4 +41,4 @@ def account_settings_page(request):
     account_settings_update(user=request.user, email_when_launch_ends=wanted)
     messages.success(request, "You will be e-mailed when a launch you stopped watching ends." if wanted
                      else "You will not be e-mailed about your launches.")
-    return redirect("/account/tokens/")
+    return redirect("account-tokens")

@@ -8,6 +8,8 @@ class EsapConfig(AppConfig):
     def ready(self) -> None:
         from allauth.account.signals import user_logged_in
 
+        from esap import checks  # noqa: F401  (registers the system checks)
+
         user_logged_in.connect(_refresh_identity, dispatch_uid="esap.identity.refresh")
 
 

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from esap.account import email_verified, mail_is_sent
 from esap.models import AccountSettings, ApiToken
 
 
@@ -31,8 +32,9 @@ def token_page(request):
         else:
             _, fresh = ApiToken.issue(user=request.user, name=name)
     tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
-    return render(request, "account/tokens.html", {"tokens": tokens, "fresh": fresh,
-                                                   "preferences": AccountSettings.of(request.user)})
+    return render(request, "account/tokens.html", {
+        "tokens": tokens, "fresh": fresh, "preferences": AccountSettings.of(request.user),
+        "mail_is_sent": mail_is_sent(), "email_verified": email_verified(request.user)})
 
 
 @login_required

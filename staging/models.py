@@ -110,6 +110,10 @@ class Checkout(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    launched_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When the user last set it going: checkout or retry.")
+    announced_end = models.DateTimeField(null=True, blank=True, editable=False,
+                                         help_text="The end (finished_at) the user was e-mailed about.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -14,11 +14,17 @@ def checkout_stop_server(checkout_id: str) -> None:
     pipeline.stop_server_of_ended_launch(checkout_id)
 
 
-# A mail server that is down or refuses for a while (OSError covers smtplib's errors) is tried again
-# later: about 30 s, 1, 2, 4 ... minutes, six times.
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=6)
-def checkout_announce_end(checkout_id: str) -> None:
-    notify.announce_end(checkout_id)
+# A mail server that is down or says "later" is tried again after 1, 2, 4, 8 minutes, then every 10
+# (a countdown stays below the broker's visibility timeout); after the last try the checkout says so.
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=6)
+def checkout_announce_end(self, checkout_id: str) -> None:
+    try:
+        notify.announce_end(checkout_id)
+    except notify.MailNotYet as error:
+        if self.request.retries >= self.max_retries:
+            notify.record_not_emailed(checkout_id, error)
+            return
+        raise self.retry(countdown=min(600, 60 * 2 ** self.request.retries)) from error
 
 
 @shared_task(ignore_result=True)

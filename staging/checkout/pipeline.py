@@ -146,7 +146,10 @@ def _fail(checkout: Checkout, state: State, error: EsapError) -> None:
 def _announce_end(checkout_id: Any) -> None:
     from staging.tasks import checkout_announce_end
 
-    checkout_announce_end.delay(str(checkout_id))
+    try:
+        checkout_announce_end.delay(str(checkout_id))
+    except Exception:  # the broker: the launch has ended all the same, only its e-mail is lost
+        log.exception("checkout %s: could not enqueue its e-mail", checkout_id)
 
 
 def stop_server_of_ended_launch(checkout_id: Any, *, quiet_if_absent: bool = False) -> None:

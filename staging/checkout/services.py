@@ -1,6 +1,7 @@
 """Starting, retrying, cancelling and stopping checkouts. The work itself runs in staging.tasks on a worker."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from esap.errors import UserError
 from esap.identity import hub_username
@@ -17,7 +18,7 @@ def checkout_start(*, user) -> Checkout:
     """Freeze the user's cart into a checkout and enqueue its pipeline once the row is committed."""
     cart, _ = Cart.objects.select_related("workflow", "facility", "profile").get_or_create(user=user)
     _check_ready_for_checkout(cart)
-    checkout = Checkout.objects.create(user=user, **_snapshot(cart))
+    checkout = Checkout.objects.create(user=user, launched_at=timezone.now(), **_snapshot(cart))
     CheckoutEvent.objects.create(checkout=checkout, phase=State.CREATED, message="Checkout created.")
     cart.frozen_by = checkout
     cart.save(update_fields=["frozen_by", "updated_at"])
@@ -34,7 +35,8 @@ def checkout_retry(*, user, pk) -> Checkout:
     with transaction.atomic():
         moved = machine.transition(
             checkout.pk, source=State.FAILED, target=step, message=f"Retrying from {step}.",
-            data={"retry": True}, error_code="", error_message="", finished_at=None, execution_started_at=None,
+            error_code="", error_message="", finished_at=None, execution_started_at=None,
+            launched_at=timezone.now(),
         )
         if not moved:
             raise UserError("checkout.not_retryable", state=checkout_get(user=user, pk=pk).state)

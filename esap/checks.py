@@ -1,0 +1,19 @@
+"""System checks of the deployment's settings (shown by every management command, and by `check`)."""
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Warning, register
+
+from esap.account import mail_is_sent
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@register()
+def public_url_is_set(app_configs, **kwargs) -> list[Warning]:
+    """A deployment that sends e-mail must say where users reach it: the mails link there."""
+    if settings.DEBUG or not mail_is_sent() or urlsplit(settings.ESAP_PUBLIC_URL).hostname not in LOOPBACK_HOSTS:
+        return []
+    return [Warning(f"ESAP_PUBLIC_URL is {settings.ESAP_PUBLIC_URL}: the links in users' e-mails point at this "
+                    "machine.", hint="Set ESAP_PUBLIC_URL to the address users reach the portal at.",
+                    id="esap.W001")]
