@@ -188,12 +188,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "esap.tasks.planner_statistics_refresh",
         "schedule": float(env_int("ESAP_STATISTICS_SECONDS", 3600)),
     },
+    "prune-checkout-events": {
+        "task": "staging.tasks.checkout_events_prune",
+        "schedule": 24 * 3600.0,
+    },
 }
 
 # Checkout behaviour.
 # A worker holds a checkout for this long between signs of life; past it, another worker may resume it.
 ESAP_CHECKOUT_LEASE_SECONDS = env_int("ESAP_CHECKOUT_LEASE_SECONDS", 120)
 ESAP_CELL_TIMEOUT_SECONDS = env_int("ESAP_CELL_TIMEOUT_SECONDS", 120)
+# Progress events of launches over for this long are deleted daily, all but each one's last (0: keep all).
+ESAP_EVENT_RETENTION_DAYS = env_int("ESAP_EVENT_RETENTION_DAYS", 180)
 # Data in transit (a Rucio replication rule): a run waits this long, then gives the worker back and a
 # later run looks again, first after ESAP_STAGING_RECHECK_SECONDS, then less often as the copy drags on
 # (at most every 10 minutes, below the broker's visibility timeout), until the facility's staging deadline.

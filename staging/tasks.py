@@ -1,7 +1,10 @@
 """Celery entry points: translate ids into one pipeline call, nothing more."""
-from celery import shared_task
+from datetime import timedelta
 
-from staging.checkout import notify, pipeline
+from celery import shared_task
+from django.conf import settings
+
+from staging.checkout import notify, pipeline, retention
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -31,3 +34,9 @@ def checkout_announce_end(self, checkout_id: str) -> None:
 def checkout_sweep() -> int:
     """Re-enqueue checkouts whose worker vanished (lease expired mid-step)."""
     return pipeline.sweep_stale()
+
+
+@shared_task(ignore_result=True)
+def checkout_events_prune() -> int:
+    days = settings.ESAP_EVENT_RETENTION_DAYS
+    return retention.prune_checkout_events(older_than=timedelta(days=days)) if days > 0 else 0
