@@ -18,6 +18,7 @@ MESSAGES: dict[str, str] = {
     "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",
     "checkout.not_cancellable": "This checkout has already ended ({state}).",
     "checkout.not_stoppable": "Only a ready launch has a server to stop (this one is {state}).",
+    "checkout.no_server": "Only a ready launch has a server to fetch its notebook from (this one is {state}).",
     "checkout.stale_state": "The checkout moved on to {actual} while {expected} was expected.",
     "facility.no_token": "Facility {facility!r} has no API token configured; an operator must add one.",
     "facility.unavailable": "The facility's JupyterHub could not be reached: {detail}",

@@ -72,6 +72,7 @@ pages = [
     path("checkouts/<uuid:pk>/retry/", staging_views.checkout_retry, name="checkout-retry"),
     path("checkouts/<uuid:pk>/cancel/", staging_views.checkout_cancel, name="checkout-cancel"),
     path("checkouts/<uuid:pk>/stop/", staging_views.checkout_stop, name="checkout-stop"),
+    path("checkouts/<uuid:pk>/notebook/", staging_views.checkout_notebook_download, name="checkout-notebook"),
 ]
 
 urlpatterns = [

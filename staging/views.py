@@ -1,12 +1,15 @@
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from esap.errors import UserError
+from esap.errors import EsapError, UserError
 from esap.pages import PAGE_SIZE, back_to, search_page
 from facilities.selectors import facility_list
 from staging import launch_links, selectors, services
@@ -172,6 +175,19 @@ def _act_on_checkout(request, pk, action, *, done: str = ""):
     except UserError as error:
         messages.error(request, error.message)
     return redirect(back_to(request, f"/checkouts/{pk}/"))
+
+
+@login_required
+def checkout_notebook_download(request, pk):
+    _own_checkout(request, pk)
+    try:
+        name, notebook = checkout_services.checkout_notebook(user=request.user, pk=pk)
+    except EsapError as error:  # not ready, or its server gone (culled) or unreachable
+        messages.error(request, error.message)
+        return redirect(f"/checkouts/{pk}/")
+    response = HttpResponse(json.dumps(notebook, indent=1), content_type="application/x-ipynb+json")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
+    return response
 
 
 @login_required

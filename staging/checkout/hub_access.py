@@ -9,6 +9,7 @@ from esap.errors import ServiceError, UserError
 from esap.http import check_outbound_url
 from facilities.hub import errors as hub_errors
 from facilities.hub.client import HubClient
+from facilities.hub.server import ServerClient
 from facilities.models import Facility
 
 SERVER_TOKEN_SECONDS = 900
@@ -39,6 +40,17 @@ def server_token(client: HubClient, username: str, server_name: str) -> Iterator
             client.revoke_token(username, minted.token_id)
         except hub_errors.HubError:
             pass  # it expires by itself; a failed revoke must not hide the step's own outcome
+
+
+@contextmanager
+def server_of(checkout) -> Iterator[ServerClient]:
+    """The checkout's server, reached with a token scoped to it for as long as the block lasts."""
+    if checkout.facility is None:
+        raise UserError("facility.missing")
+    with translated_errors():
+        client = client_for(checkout.facility)
+        with server_token(client, checkout.hub_username, checkout.server_name) as token:
+            yield ServerClient(checkout.facility.hub_url, checkout.hub_username, checkout.server_name, token)
 
 
 @contextmanager

@@ -1,4 +1,7 @@
-"""Starting, retrying, cancelling and stopping checkouts. The work itself runs in staging.tasks on a worker."""
+"""Starting, retrying, cancelling and stopping checkouts, and fetching a ready one's notebook. The work
+itself runs in staging.tasks on a worker."""
+
+import posixpath
 
 from django.db import transaction
 from django.utils import timezone
@@ -6,7 +9,7 @@ from django.utils import timezone
 from esap.errors import UserError
 from esap.identity import hub_username
 from facilities.selectors import facility_list
-from staging.checkout import machine
+from staging.checkout import hub_access, machine
 from staging.checkout.states import SERVER_TO_STOP, STEPS, State, TERMINAL
 from staging.models import Cart, Checkout, CheckoutEvent
 from staging.selectors import checkout_get, server_stop_failed
@@ -57,17 +60,30 @@ def checkout_cancel(*, user, pk) -> Checkout:
 
 def checkout_stop(*, user, pk) -> Checkout:
     """End a ready launch: its server is stopped on the facility (a task), freeing what it holds there
-    and a place under the hub's limit of servers per user. The notebook stays in the user's home.
-    Asked again of a stopped or cancelled launch (its stop failed: the hub was down), it tries again."""
+    and a place under the hub's limit of servers per user (its files stay only if the facility's storage
+    keeps them: see checkout_notebook). Asked again of a stopped or cancelled launch whose stop failed
+    (the hub was down), it tries again."""
     checkout = checkout_get(user=user, pk=pk)
     if checkout.facility_id is None:
         raise UserError("facility.missing")
     again = checkout.state in SERVER_TO_STOP and server_stop_failed(checkout=checkout)
-    if not again and not (checkout.state == State.READY and machine.transition(
-            checkout.pk, source=State.READY, target=State.STOPPED, message="Server stop requested by the user.")):
+    stopping = again or (checkout.state == State.READY and machine.transition(
+        checkout.pk, source=State.READY, target=State.STOPPED, message="Server stop requested by the user."))
+    if not stopping:
         raise UserError("checkout.not_stoppable", state=checkout_get(user=user, pk=pk).state)
     _stop_server_on_commit(checkout)
     return checkout_get(user=user, pk=pk)
+
+
+def checkout_notebook(*, user, pk) -> tuple[str, dict]:
+    """The ready launch's notebook as it is now on its server (with the outputs the user made since), and
+    its file name: so that nothing is lost when the server, and a volume of its own, go."""
+    checkout = checkout_get(user=user, pk=pk)
+    if checkout.state != State.READY:
+        raise UserError("checkout.no_server", state=checkout.state)
+    with hub_access.server_of(checkout) as server:
+        notebook = server.get_notebook(checkout.remote_path)
+    return posixpath.basename(checkout.remote_path), notebook
 
 
 def _check_ready_for_checkout(cart: Cart) -> None:

@@ -3,8 +3,7 @@ as spawned, a PUT of contents is repeatable, a kernel session for the same path 
 the exception and is guarded by a stored marker. No database transaction is held across remote calls."""
 import posixpath
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from esap.errors import ServiceError, UserError
-from facilities.hub.server import ServerClient
 from facilities.models import Facility
 from staging.checkout import hub_access, machine
 from staging.checkout.injection import (
@@ -140,7 +138,7 @@ def upload(checkout: Checkout, report: Reporter) -> dict:
     source = checkout.workflow_version or workflow  # a pinned version, or the workflow as it is now
     notebook = _notebook_for(checkout, source)
     remote_path = posixpath.join(settings.ESAP_NOTEBOOK_DIR, posixpath.basename(checkout.notebook_path))
-    with _server(checkout) as server:
+    with hub_access.server_of(checkout) as server:
         server.wait_until_reachable()
         server.ensure_directory(settings.ESAP_NOTEBOOK_DIR)
         server.put_notebook(remote_path, notebook)
@@ -154,7 +152,7 @@ def execute(checkout: Checkout, report: Reporter) -> dict:
         raise ServiceError("notebook.interrupted")
     Checkout.objects.filter(pk=checkout.pk).update(execution_started_at=timezone.now())
     first_cells = checkout.workflow.first_cells if checkout.workflow else None
-    with _server(checkout) as server:
+    with hub_access.server_of(checkout) as server:
         notebook = server.get_notebook(checkout.remote_path)
         indexes = code_cells_to_execute(notebook, first_cells)
         sources = [_source(notebook["cells"][index]) for index in indexes]
@@ -210,15 +208,6 @@ def _notebook_for(checkout: Checkout, workflow: "Workflow | WorkflowVersion") ->
         "facility": checkout.facility_slug, "profile": checkout.profile_slug, "datasets": checkout.datasets,
     }
     return notebook
-
-
-@contextmanager
-def _server(checkout: Checkout) -> Iterator[ServerClient]:
-    facility = _facility(checkout)
-    with hub_access.translated_errors():
-        client = hub_access.client_for(facility)
-        with hub_access.server_token(client, checkout.hub_username, checkout.server_name) as token:
-            yield ServerClient(facility.hub_url, checkout.hub_username, checkout.server_name, token)
 
 
 def _source(cell: dict) -> str:

@@ -150,3 +150,26 @@ def test_the_progress_stream_of_a_stopped_launch_ends_with_the_stops_outcome(lau
     assert last.splitlines()[1] == "event: stopped"
     assert '"server_stopped": true' in last and "its server was stopped" in last
     assert "was stopped" in page.get(f"/checkouts/{checkout.pk}/").content.decode()
+
+
+def test_a_ready_launchs_notebook_downloads_as_it_is_on_its_server_with_its_outputs(launch_env, hub_facility):
+    user = make_user()
+    checkout = wait_for(launch(user, facility=hub_facility()))
+    page = Client()
+    page.force_login(user)
+
+    download = page.get(f"/checkouts/{checkout.pk}/notebook/")
+    hub_client(launch_env).stop_server(checkout.hub_username, checkout.server_name)  # culled meanwhile
+    gone = page.get(f"/checkouts/{checkout.pk}/notebook/", follow=True)
+
+    assert download.status_code == 200 and download["Content-Type"] == "application/x-ipynb+json"
+    assert download["Content-Disposition"] == "attachment; filename=\"light_curve_summary.ipynb\""
+    outputs = "".join(o.get("text", "") for c in download.json()["cells"] for o in c.get("outputs", []))
+    assert "lightcurves/crab_pulsar.csv: 200 samples" in outputs
+    assert download.json()["metadata"]["esap"]["launch"]["checkout"] == str(checkout.pk)
+    assert gone.redirect_chain[-1][0] == f"/checkouts/{checkout.pk}/"
+    assert "The facility&#x27;s JupyterHub" in gone.content.decode()
+    assert Client().get(f"/checkouts/{checkout.pk}/notebook/").status_code == 302  # to the login
+    other = Client()
+    other.force_login(make_user())
+    assert other.get(f"/checkouts/{checkout.pk}/notebook/").status_code == 404
