@@ -1,5 +1,7 @@
-"""Settings read from the environment: OpenID Connect providers."""
+"""Settings read from the environment: OpenID Connect providers, and every setting documented."""
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,12 @@ def test_no_variable_means_local_accounts_only():
 def test_a_malformed_value_stops_the_start_with_the_reason(raw, reason):
     with pytest.raises(ValueError, match=reason):
         oidc_providers(raw, environ={})
+
+
+def test_every_setting_read_from_the_environment_is_documented_in_the_readme():
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r'env\w*\(\s*"(ESAP_\w+)"', (root / "esap" / "settings.py").read_text()))
+    table = (root / "README.md").read_text().split("## Settings (environment)", 1)[1]
+
+    assert len(read) > 40
+    assert sorted(name for name in read if f"`{name}`" not in table) == []
