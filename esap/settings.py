@@ -188,6 +188,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "esap.tasks.planner_statistics_refresh",
         "schedule": float(env_int("ESAP_STATISTICS_SECONDS", 3600)),
     },
+    "reconcile-ready-launches": {
+        "task": "staging.tasks.checkout_reconcile",
+        "schedule": float(env_int("ESAP_RECONCILE_SECONDS", 600)),
+    },
     "prune-checkout-events": {
         "task": "staging.tasks.checkout_events_prune",
         "schedule": 24 * 3600.0,

@@ -4,7 +4,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from staging.checkout import notify, pipeline, retention
+from staging.checkout import notify, pipeline, reconcile, retention
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -40,3 +40,9 @@ def checkout_sweep() -> int:
 def checkout_events_prune() -> int:
     days = settings.ESAP_EVENT_RETENTION_DAYS
     return retention.prune_checkout_events(older_than=timedelta(days=days)) if days > 0 else 0
+
+
+@shared_task(ignore_result=True)
+def checkout_reconcile() -> int:
+    """Ready launches whose server the facility stopped become stopped."""
+    return reconcile.reconcile_ready_launches()

@@ -10,9 +10,9 @@ from staging.models import Checkout, CheckoutEvent
 from staging.selectors import server_stop_outcome
 
 KEEPALIVE_SECONDS = 8.0
-STOP_OUTCOMES = {None: "The user ended this launch; its server is being stopped.",
-                 True: "The user ended this launch; its server was stopped.",
-                 False: "The user ended this launch, but its server could not be stopped; try again."}
+STOP_OUTCOMES = {None: "This launch has ended; its server is being stopped.",
+                 True: "This launch has ended; its server was stopped.",
+                 False: "This launch has ended, but its server could not be stopped; try again."}
 
 
 def event_json(event: CheckoutEvent) -> dict[str, Any]:

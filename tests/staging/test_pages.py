@@ -133,7 +133,7 @@ def test_your_launches_are_paged_newest_first_and_a_ready_one_can_be_stopped_fro
     newest.refresh_from_db()
     assert newest.state == "stopped"
     after = client.get(f"/checkouts/{newest.pk}/").content.decode()
-    assert "The user ended this launch; its server is being stopped." in after and 'id="stop"' not in after
+    assert "This launch has ended; its server is being stopped." in after and 'id="stop"' not in after
 
 
 @pytest.mark.parametrize("elsewhere", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
