@@ -149,9 +149,12 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("ESAP_BROKER_URL", "localfs://")
 CELERY_BROKER_FOLDER = Path(env("ESAP_BROKER_FOLDER", str(DATA_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("localfs://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # kombu's default control folder is relative to the working directory: a web process started
+        # elsewhere than its worker would never reach it (no worker pings, no broadcasts).
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),

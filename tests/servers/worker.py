@@ -17,9 +17,9 @@ PUBLIC_URL = "https://esap.test"  # where the worker's e-mails say the portal is
 
 
 def broker_options(folder: Path) -> dict:
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+    return {"control_folder": str(folder / "control"), "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"), "store_processed": False, "polling_interval": 0.1}
 
 
