@@ -120,6 +120,22 @@ class HubClient:
     def list_servers(self, user: str) -> list[str]:
         return sorted((self.http.request("GET", self._user(user)).json().get("servers") or {}).keys())
 
+    def active_servers(self, page_size: int = 200) -> dict[str, set[str]]:
+        """Every user with a running or starting server, with those servers' names, read page by page
+        (`GET /users?state=active`; needs `list:users`). Offset pages can skip a user whose neighbour
+        stopped meanwhile: treat an absence as a question to ask that user, not as an answer."""
+        found: dict[str, set[str]] = {}
+        offset: int | None = 0
+        while offset is not None:
+            reply = self.http.request(
+                "GET", f"{self.api}/users?state=active&offset={offset}&limit={page_size}",
+                headers={"Accept": "application/jupyterhub-pagination+json"}).json()
+            for model in reply["items"]:
+                found[model["name"]] = set((model.get("servers") or {}).keys())
+            following = (reply.get("_pagination") or {}).get("next")
+            offset = following["offset"] if following else None
+        return found
+
     def start_server(self, user: str, server: str, user_options: dict[str, Any],
                      display_name: str | None = None) -> str:
         """"ready" (201, or already running) or "pending" (202: follow the progress).

@@ -8,6 +8,8 @@ grants exactly these, so the whole suite proves they suffice; README shows them 
     tokens          mint and revoke those per-step tokens for the user
     admin:users     create a hub user on first launch, when the facility allows it;
     read:users      otherwise enough: the user must already exist on the hub
+    list:users      (in admin:users; optional with read:users) lets the periodic look for culled servers
+                    list a hub's active users 200 at a time instead of asking user by user
 """
 
 PORTAL_SCOPES = ["admin:users", "servers", "access:servers", "tokens", "read:hub"]

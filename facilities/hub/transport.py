@@ -67,13 +67,15 @@ class Transport:
 
     def request(self, method: str, url: str, *, json: Any = None, ok: tuple[int, ...] = (200, 201, 204),
                 stream: bool = False, read_timeout: float | None = None,
-                transient: frozenset[int] = TRANSIENT_STATUSES) -> requests.Response:
+                transient: frozenset[int] = TRANSIENT_STATUSES,
+                headers: dict[str, str] | None = None) -> requests.Response:
         """The response if its status is in `ok`; otherwise the matching HubError, after retrying
         connection errors, timeouts and `transient` statuses as the retry policy allows."""
         timeout = (self.timeouts.connect, read_timeout or self.timeouts.read)
         for attempt in range(self.retry.attempts):
             try:
-                response = self.session.request(method, url, json=json, headers=self.auth_header,
+                response = self.session.request(method, url, json=json,
+                                                headers={**(headers or {}), **self.auth_header},
                                                 timeout=timeout, stream=stream)
             except (requests.ConnectionError, requests.Timeout) as error:
                 failure: HubError = HubUnavailable(f"{method} {_path(url)}: {type(error).__name__}")

@@ -79,6 +79,21 @@ def test_starting_a_server_that_is_already_running_counts_as_done(hub, running):
     assert [event.ready for event in hub.follow_progress(SHARED_USER, SHARED_SERVER, 10)] == [True]
 
 
+def test_the_active_users_are_listed_with_their_servers_page_by_page(jupyterhub, hub, user, running):
+    idle = f"{user}-idle"
+    hub.ensure_user(idle)
+    hub.start_server(user, "listed", {"profile": "small"})
+    list(hub.follow_progress(user, "listed", deadline_seconds=60))
+    session = RecordingSession()
+
+    active = HubClient(jupyterhub.url, jupyterhub.service_token, session=session).active_servers(page_size=1)
+
+    assert active[user] == {"listed"} and active[SHARED_USER] == {SHARED_SERVER}
+    assert idle not in active
+    assert len(session.sent) == len(active) >= 2  # one user per page, every page read
+    hub.stop_server(user, "listed")
+
+
 def test_an_older_hub_is_sent_the_bare_user_options(jupyterhub, user):
     session = RecordingSession()
     hub = HubClient(jupyterhub.url, jupyterhub.service_token, session=session)

@@ -173,26 +173,3 @@ def test_a_ready_launchs_notebook_downloads_as_it_is_on_its_server_with_its_outp
     other = Client()
     other.force_login(make_user())
     assert other.get(f"/checkouts/{checkout.pk}/notebook/").status_code == 404
-
-
-def test_a_ready_launch_whose_server_the_facility_stopped_is_found_and_becomes_stopped(launch_env, hub_facility):
-    from staging.checkout.reconcile import STOPPED_BY_FACILITY, reconcile_ready_launches
-    from staging.models import Checkout
-    from tests.factories import make_facility
-
-    user, facility = make_user(), hub_facility()
-    culled, running = wait_for(launch(user, facility=facility)), wait_for(launch(user, facility=facility))
-    hub_client(launch_env).stop_server(culled.hub_username, culled.server_name)  # as an idle culler would
-    unreachable = Checkout.objects.create(user=make_user(), state="ready", facility=make_facility(),
-                                          server_name="esap-0", hub_username="someone", workflow_title="x")
-
-    found = reconcile_ready_launches()
-
-    assert found == 1
-    culled.refresh_from_db()
-    assert (culled.state, culled.events.last().message) == ("stopped", STOPPED_BY_FACILITY)
-    assert api_for(user).get(f"/api/checkouts/{culled.pk}/events/").json()["terminal"]["server_stopped"] is True
-    assert Checkout.objects.get(pk=running.pk).state == "ready"
-    assert Checkout.objects.get(pk=unreachable.pk).state == "ready"  # its hub is asked again next time
-    assert reconcile_ready_launches() == 0
-    checkout_stop(user=user, pk=running.pk)
