@@ -61,7 +61,8 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     click(browser, "#checkout")
 
     # No second login: the hub sends the browser to the IdP, which knows it already.
-    wait.until(EC.url_contains("/lab/tree/esap/light_curve_summary.ipynb"))
+    wait.until(EC.url_contains("/light_curve_summary.ipynb"))
+    assert "/lab/tree/esap/" in browser.current_url
     assert "/user/alice/" in browser.current_url
     output = WebDriverWait(browser, 90).until(EC.presence_of_element_located(
         (By.XPATH, "//*[contains(@class, 'jp-OutputArea-output')][contains(., '200 samples')]")))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.utils import timezone
@@ -137,14 +138,21 @@ def upload(checkout: Checkout, report: Reporter) -> dict:
         raise UserError("notebook.missing")
     source = checkout.workflow_version or workflow  # a pinned version, or the workflow as it is now
     notebook = _notebook_for(checkout, source)
-    remote_path = posixpath.join(settings.ESAP_NOTEBOOK_DIR, posixpath.basename(checkout.notebook_path))
+    remote_path = _remote_path(checkout)
     with hub_access.server_of(checkout) as server:
         server.wait_until_reachable()
-        server.ensure_directory(settings.ESAP_NOTEBOOK_DIR)
+        server.ensure_directory(posixpath.dirname(remote_path))
         server.put_notebook(remote_path, notebook)
         session = server.create_session(remote_path, source.kernel_name)
     report(f"Uploaded {remote_path}; kernel {source.kernel_name} started.")
     return {"remote_path": remote_path, "kernel_id": session.kernel_id, "session_id": session.session_id}
+
+
+def _remote_path(checkout: Checkout) -> str:
+    """A folder per launch: named servers share the user's home, so a second launch of the same workflow
+    must not overwrite the first one's notebook, nor the files its cells write beside it."""
+    return posixpath.join(settings.ESAP_NOTEBOOK_DIR, checkout.pk.hex[:12],
+                          posixpath.basename(checkout.notebook_path))
 
 
 def execute(checkout: Checkout, report: Reporter) -> dict:
@@ -217,4 +225,4 @@ def _source(cell: dict) -> str:
 
 def _lab_url(checkout: Checkout) -> str:
     return (f"{checkout.facility.hub_url}/user/{checkout.hub_username}/{checkout.server_name}"
-            f"/lab/tree/{checkout.remote_path}")
+            f"/lab/tree/{quote(checkout.remote_path)}")

@@ -32,7 +32,7 @@ def test_checkout_runs_to_ready_with_the_data_injected_and_the_first_cells_execu
     hub_messages = checkout.events.filter(phase="spawning", data__source="hub")
     assert any("Server ready" in event.message for event in hub_messages)
     assert checkout.lab_url == (f"{launch_env.url}/user/{checkout.hub_username}/{checkout.server_name}"
-                                "/lab/tree/esap/light_curve_summary.ipynb")
+                                f"/lab/tree/esap/{checkout.pk.hex[:12]}/light_curve_summary.ipynb")
 
     server = server_for(launch_env, checkout)
     saved = server.get_notebook(checkout.remote_path)
@@ -51,6 +51,30 @@ def test_checkout_runs_to_ready_with_the_data_injected_and_the_first_cells_execu
 
     sessions = server.list_sessions()
     assert any(s.path == checkout.remote_path and s.kernel_id == checkout.kernel_id for s in sessions)
+
+
+def test_a_second_launch_of_the_same_workflow_leaves_the_first_ones_notebook_alone(launch_env, hub_facility):
+    user, facility = make_user(), hub_facility()
+    workflow = make_workflow(path="light_curve_summary.ipynb", first_cells=3)
+    first = wait_for(launch(user, facility=facility, workflow=workflow, datasets=("lightcurves/crab_pulsar.csv",)))
+    second = wait_for(launch(user, facility=facility, workflow=workflow, datasets=("lightcurves/vela_pulsar.csv",)))
+
+    assert (first.state, second.state) == ("ready", "ready")
+    assert first.remote_path != second.remote_path
+    kept = server_for(launch_env, first).get_notebook(first.remote_path)
+    assert kept["metadata"]["esap"]["parameters"]["datasets"] == ["lightcurves/crab_pulsar.csv"]
+
+
+def test_a_notebook_name_with_spaces_and_a_hash_gets_a_working_link(launch_env, hub_facility):
+    notebook = notebook_with_cells("print('ran')", first_cells=3)
+    workflow = make_workflow(notebook, path="notebooks/my analysis #2.ipynb", first_cells=3)
+
+    checkout = wait_for(launch(make_user(), facility=hub_facility(), workflow=workflow))
+
+    assert checkout.state == "ready", checkout.error_message
+    assert checkout.lab_url.endswith(f"/lab/tree/esap/{checkout.pk.hex[:12]}/my%20analysis%20%232.ipynb")
+    cells = server_for(launch_env, checkout).get_notebook(checkout.remote_path)["cells"]
+    assert any(output.get("text") == "ran\n" for cell in cells for output in cell.get("outputs", []))
 
 
 def test_the_checkout_records_what_was_launched_and_the_cart_is_consumed(launch_env, hub_facility):
