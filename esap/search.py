@@ -35,6 +35,8 @@ class Searchable(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.search_text = self.search_document()
+        if kwargs.get("update_fields") is not None:  # as update_or_create() saves: the text must follow
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
         super().save(*args, **kwargs)
 
 

@@ -59,6 +59,14 @@ def test_index_follows_edits_and_deletions():
     assert titles(dataset_list(query="renamed")) == []
 
 
+def test_index_follows_a_source_that_renames_a_dataset_it_lists_again():
+    make_dataset("lake:run-1", title="Alpha crab")
+    make_dataset("lake:run-1", title="Beta vela")  # the same identifier, harvested again
+
+    assert titles(dataset_list(query="vela")) == ["Beta vela"]
+    assert titles(dataset_list(query="crab")) == []
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's 'simple' configuration keeps accents")
 def test_diacritics_and_unicode_words_match():
     make_dataset(title="Données de l'Observatoire de Paris-Meudon")
