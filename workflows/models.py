@@ -92,7 +92,9 @@ class WorkflowVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        constraints = [models.UniqueConstraint(fields=["workflow", "content_hash"], name="unique_version")]
+        # Not unique per content: a notebook reverted to older content is a new version at that commit.
+        constraints = [models.UniqueConstraint(fields=["workflow", "commit_sha", "content_hash"],
+                                               name="unique_version_per_commit")]
 
     def __str__(self) -> str:
         return f"{self.workflow} @ {self.commit_sha[:10]}"

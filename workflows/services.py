@@ -46,9 +46,10 @@ def _apply_notebook(workflow: Workflow, notebook: dict, info: NotebookInfo, comm
 
 
 def _record_version(workflow: Workflow) -> WorkflowVersion:
+    """The workflow as read at its commit; content seen at an earlier commit (a revert) is a version again."""
     version, _ = WorkflowVersion.objects.get_or_create(
-        workflow=workflow, content_hash=notebook_hash(workflow.notebook),
-        defaults={"commit_sha": workflow.commit_sha, "title": workflow.title, "kernel_name": workflow.kernel_name,
+        workflow=workflow, commit_sha=workflow.commit_sha, content_hash=notebook_hash(workflow.notebook),
+        defaults={"title": workflow.title, "kernel_name": workflow.kernel_name,
                   "parameters": workflow.parameters, "notebook": workflow.notebook},
     )
     return version
@@ -119,8 +120,8 @@ def _record_failure(repository: Repository, message: str) -> Repository:
 
 def _upsert_workflow(repository: Repository, found: FoundNotebook, sha: str, environment: list[str]) -> None:
     workflow = Workflow.objects.filter(repository=repository, notebook_path=found.path).first()
-    if workflow is not None and workflow.versions.filter(content_hash=notebook_hash(found.notebook)).exists():
-        return  # unchanged since a version we hold: it stays pinned to the commit it was read at
+    if workflow is not None and _latest_content_hash(workflow) == notebook_hash(found.notebook):
+        return  # unchanged since its latest version: it stays pinned to the commit it was read at
     workflow = workflow or Workflow(repository=repository, notebook_path=found.path,
                                     repository_url=repository.url, is_public=repository.is_public)
     _apply_notebook(workflow, found.notebook, found.info, sha)
@@ -128,6 +129,11 @@ def _upsert_workflow(repository: Repository, found: FoundNotebook, sha: str, env
     workflow.slug = workflow.slug or _unique_slug(workflow.title)
     workflow.save()
     _record_version(workflow)
+
+
+def _latest_content_hash(workflow: Workflow) -> str | None:
+    latest = workflow.versions.only("content_hash").first()
+    return latest.content_hash if latest else None
 
 
 def _limits() -> git.CloneLimits:

@@ -1,7 +1,9 @@
 """Workflows harvested from real Git repositories (served by git daemon): read, pinned, re-harvested into
 versions, and every fault reported without crashing the harvest."""
 import itertools
+import json
 import time
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -77,6 +79,38 @@ def test_reharvest_makes_a_new_version_of_a_changed_notebook_and_keeps_the_old_o
     assert crab.commit_sha == second and "changed" in str(crab.notebook)
     assert [v.commit_sha for v in vela.versions.all()] == [first]  # unchanged: still pinned where it was read
     assert Repository.objects.get(pk=repository.pk).commit_sha == second
+
+
+def test_a_notebook_reverted_to_older_content_is_current_again_at_the_reverting_commit(git_server):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="good")})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+    second = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="broken")})
+    repository_harvest(repository_id=repository.pk)
+
+    reverted = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="good")}, "revert")
+    repository_harvest(repository_id=repository.pk)
+
+    crab = Workflow.objects.get(repository=repository, notebook_path="crab.ipynb")
+    assert crab.commit_sha == reverted
+    assert "'good'" in str(crab.notebook) and "'broken'" not in str(crab.notebook)
+    assert [v.commit_sha for v in crab.versions.all()] == [reverted, second, first]
+    assert crab.versions.first().notebook == crab.notebook  # what "latest" launches
+
+
+def test_reharvesting_an_unchanged_notebook_adds_no_version(git_server):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook()})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+
+    git_server.commit(name, {"README.md": "# unrelated change\n"})
+    repository_harvest(repository_id=repository.pk)
+    repository_harvest(repository_id=repository.pk)
+
+    crab = Workflow.objects.get(repository=repository)
+    assert crab.commit_sha == first and [v.commit_sha for v in crab.versions.all()] == [first]
 
 
 def test_an_old_version_stays_launchable(git_server):
@@ -160,6 +194,29 @@ def test_fault_malformed_notebooks_are_reported_per_file_and_the_rest_harvested(
     assert "line 2" in problems["params.ipynb"] and "import os" in problems["params.ipynb"]
     assert list(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
         "good.ipynb"]
+
+
+def test_fault_notebooks_that_are_symbolic_links_are_reported_not_read(git_server, tmp_path):
+    on_the_worker = tmp_path / "worker-secret.ipynb"
+    on_the_worker.write_text(json.dumps(analysis_notebook(title="Worker secret")))
+    name = f"repo-{next(_names)}"
+    git_server.commit(name, {"good.ipynb": analysis_notebook()})
+    commit_symlinks(git_server, name, {"zero.ipynb": "/dev/zero", "secret.ipynb": on_the_worker})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+
+    repository = repository_harvest(repository_id=repository.pk)
+
+    assert repository.status == "ok"
+    problems = {p["path"]: p["problem"] for p in repository.problems}
+    assert "symbolic link" in problems["zero.ipynb"] and "symbolic link" in problems["secret.ipynb"]
+    assert list(Workflow.objects.filter(repository=repository).values_list("title", flat=True)) == [
+        "Crab timing"]
+
+
+def commit_symlinks(git_server, name: str, links: dict[str, str | Path]) -> str:
+    for path, target in links.items():
+        (git_server.root / name / path).symlink_to(target)
+    return git_server.commit(name, {}, "add symbolic links")
 
 
 @pytest.mark.parametrize("url, reason", [

@@ -1,4 +1,6 @@
 """Finding the notebooks and environment files of a checked-out repository. No Django here."""
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,14 +28,16 @@ class ScanResult:
 
 
 def scan_repository(root: Path) -> ScanResult:
-    """Every notebook that reads cleanly, and a problem per file that does not (never an exception)."""
+    """Every notebook that reads cleanly, and a problem per file that does not (never an exception).
+
+    Symbolic links are never followed: the repository must not make the harvester read files of the
+    machine it runs on (a link to /dev/zero, to a secret) or publish them in the catalogue."""
+    root = root.resolve()
     result = ScanResult(environment=environment_files(root))
-    for path in sorted(root.rglob("*.ipynb")):
+    for path in sorted(_notebook_paths(root)):
         relative = path.relative_to(root).as_posix()
-        if _skipped(relative):
-            continue
         try:
-            result.notebooks.append(_read(path, relative))
+            result.notebooks.append(_read(root, path, relative))
         except NotebookError as error:
             result.problems.append({"path": relative, "problem": str(error)})
     return result
@@ -47,13 +51,36 @@ def environment_files(root: Path) -> list[str]:
     return found
 
 
-def _skipped(relative: str) -> bool:
-    parts = relative.split("/")
-    return any(part.startswith(".") for part in parts) or ".ipynb_checkpoints" in parts
-
-
-def _read(path: Path, relative: str) -> FoundNotebook:
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+def read_notebook_file(path: Path) -> bytes:
+    """The file's bytes, reading at most one byte past the limit: its reported size may be false or grow."""
+    try:
+        with open(path, "rb", opener=_open_without_following) as file:
+            content = file.read(MAX_NOTEBOOK_BYTES + 1)
+    except OSError as error:
+        raise NotebookError(f"could not be read: {error.strerror}") from error
+    if len(content) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"larger than {MAX_NOTEBOOK_BYTES // (1024 * 1024)} MiB")
-    notebook = load_notebook(path.read_bytes())
+    return content
+
+
+def _notebook_paths(root: Path) -> Iterator[Path]:
+    """The .ipynb files under root; linked and hidden folders (.git, .ipynb_checkpoints) are not entered."""
+    for folder, subfolders, files in os.walk(root, followlinks=False):
+        subfolders[:] = [name for name in subfolders
+                         if not _hidden(name) and not os.path.islink(os.path.join(folder, name))]
+        yield from (Path(folder, name) for name in files if name.endswith(".ipynb") and not _hidden(name))
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _read(root: Path, path: Path, relative: str) -> FoundNotebook:
+    if path.is_symlink() or not path.resolve().is_relative_to(root):
+        raise NotebookError("a symbolic link; links are not followed")
+    notebook = load_notebook(read_notebook_file(path))
     return FoundNotebook(path=relative, notebook=notebook, info=read_notebook_info(notebook))
+
+
+def _open_without_following(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
