@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from esap.errors import EsapError, ServiceError
+from esap.numbers import whole_number
 from esap.search import CappedCountPaginator
 
 
@@ -29,9 +30,10 @@ class CappedPageNumberPagination(PageNumberPagination):
         if raw is None:
             return self.page_size
         cap = settings.ESAP_MAX_PAGE_SIZE
-        if not raw.isdigit() or not 1 <= int(raw) <= cap:
+        size = whole_number(raw)
+        if size is None or not 1 <= size <= cap:
             raise exceptions.ValidationError({"page_size": [f"Must be an integer from 1 to {cap}."]})
-        return int(raw)
+        return size
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

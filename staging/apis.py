@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from esap.api import search_query_param
+from esap.numbers import whole_number
 from staging import selectors, services
 from staging.checkout import services as checkout_services
 from staging.checkout.progress import events_payload
@@ -183,10 +184,10 @@ class CheckoutEventsApi(APIView):
     @extend_schema(parameters=[OpenApiParameter("after", int)], responses=dict)
     def get(self, request: Request, pk) -> Response:
         checkout = selectors.checkout_get(user=request.user, pk=pk)
-        after = request.query_params.get("after", "0")
-        if not after.isdigit():
+        after = whole_number(request.query_params.get("after", "0"))
+        if after is None:
             raise serializers.ValidationError({"after": ["Must be a non-negative integer."]})
-        return Response(events_payload(checkout=checkout, after=int(after)))
+        return Response(events_payload(checkout=checkout, after=after))
 
 
 class CheckoutRetryApi(APIView):

@@ -10,6 +10,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from esap.errors import EsapError, UserError
+from esap.numbers import whole_number
 from esap.pages import PAGE_SIZE, back_to, search_page
 from facilities.selectors import facility_list
 from staging import launch_links, selectors, services
@@ -54,10 +55,10 @@ def _cart_action(request, action, success: str):
 
 
 def _int_field(request, name: str) -> int:
-    value = request.POST.get(name, "")
-    if not value.isdigit():
+    value = whole_number(request.POST.get(name))
+    if value is None:
         raise Http404(f"Missing or malformed {name}.")
-    return int(value)
+    return value
 
 
 @login_required
@@ -78,7 +79,8 @@ def cart_remove(request, item_id: int):
 @login_required
 @require_POST
 def cart_workflow(request):
-    workflow_id = int(request.POST["workflow"]) if request.POST.get("workflow", "").isdigit() else None
+    # An empty choice clears the workflow; anything else must be an id, or nothing changes.
+    workflow_id = _int_field(request, "workflow") if request.POST.get("workflow") else None
     commit = request.POST.get("commit", "")[:64]
     return _cart_action(
         request,
@@ -139,7 +141,7 @@ def checkout_stream(request, pk):
     checkout = _own_checkout(request, pk)
     after = request.headers.get("Last-Event-ID", "0")
     response = StreamingHttpResponse(
-        event_stream(checkout.pk, after=int(after) if after.isdigit() else 0),
+        event_stream(checkout.pk, after=whole_number(after) or 0),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

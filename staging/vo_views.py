@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from esap.errors import EsapError
+from esap.numbers import whole_number
 from staging import vo_services
 from staging.models import VOService
 from staging.vo_apis import QUERY_FIELDS
@@ -18,7 +19,7 @@ PAGE_SIZE = 25
 def vo_search_page(request):
     services = vo_services.vo_service_list()
     params = {name: request.GET.get(name, "") for name in QUERY_FIELDS}
-    page_number = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    page_number = whole_number(request.GET.get("page")) or 1
     context = {"services": services, "params": params, "slug": request.GET.get("service", ""), "result": None,
                "registry": None, "error": "", "query_string": urlencode({**params, "service": request.GET.get(
                    "service", "")})}

@@ -46,7 +46,7 @@ class HubInfo:
     @property
     def major(self) -> int:
         head = self.version.split(".", 1)[0]
-        return int(head) if head.isdigit() else 0
+        return int(head) if head.isascii() and head.isdigit() else 0
 
 
 @dataclass(frozen=True)

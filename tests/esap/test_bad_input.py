@@ -3,7 +3,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.factories import make_dataset, make_user
+from staging.models import Cart, Checkout
+from tests.factories import make_dataset, make_user, make_workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,36 @@ def test_unknown_ids_are_404(api, path):
 def test_unknown_id_format_is_404_not_500(api):
     assert api.get("/api/checkouts/not-a-uuid/").status_code == 404
     assert api.get("/api/datasets/abc/").status_code == 404
+
+
+ODD_NUMBERS = ["²", "١٢", "99999999999999999999999", "9223372036854775808"]
+
+
+@pytest.mark.parametrize("number", ODD_NUMBERS)
+def test_numbers_in_other_scripts_or_beyond_any_id_are_refused_with_a_reason(api, number):
+    checkout = Checkout.objects.create(user=api.handler._force_user, state="failed")
+
+    assert api.get("/api/datasets/", {"page_size": number}).status_code == 400
+    assert api.get(f"/api/checkouts/{checkout.pk}/events/", {"after": number}).status_code == 400
+    assert api.get(f"/api/datasets/{number}/").status_code == 404
+    assert api.get(f"/api/workflows/{number}/versions/").status_code == 404
+
+
+@pytest.mark.parametrize("number", ODD_NUMBERS)
+def test_pages_given_odd_numbers_answer_and_keep_the_cart(number):
+    user, workflow = make_user(), make_workflow()
+    browser = Client()
+    browser.force_login(user)
+    browser.post("/cart/workflow/", {"workflow": workflow.pk})
+    failed = Checkout.objects.create(user=user, state="failed")
+
+    assert browser.post("/cart/add/", {"dataset": number}).status_code == 404
+    assert browser.post("/cart/workflow/", {"workflow": number}).status_code == 404
+    assert browser.post(f"/cart/remove/{number}/").status_code in (302, 404)
+    assert browser.get("/vo/", {"page": number}).status_code == 200
+    stream = browser.get(f"/checkouts/{failed.pk}/stream/", HTTP_LAST_EVENT_ID=number)
+    assert stream.status_code == 200 and b"event: failed" in b"".join(stream.streaming_content)
+    assert Cart.objects.get(user=user).workflow == workflow
 
 
 @pytest.mark.parametrize("body, content_type", [
