@@ -1,4 +1,5 @@
-"""API conventions shared by every app: capped pagination and one error body shape."""
+"""API conventions shared by every app: pagination (counts capped for the catalogue) and one error body
+shape."""
 from typing import Any
 
 from django.conf import settings
@@ -14,16 +15,11 @@ from esap.numbers import whole_number
 from esap.search import CappedCountPaginator
 
 
-class CappedPageNumberPagination(PageNumberPagination):
-    """`?page=` and `?page_size=`; a page size above the cap is refused, not silently clamped."""
+class ExactPageNumberPagination(PageNumberPagination):
+    """`?page=` and `?page_size=`; a page size above the cap is refused, not silently clamped. The
+    default, for what belongs to the caller (launches, tokens): every page of it can be reached."""
 
     page_size_query_param = "page_size"
-    django_paginator_class = CappedCountPaginator
-
-    @property
-    def invalid_page_message(self) -> str:  # DRF formats it with page_number and message
-        return ("Invalid page {page_number}: {message} At most the first "
-                f"{settings.ESAP_SEARCH_COUNT_CAP} results can be paged through; refine the search.")
 
     def get_page_size(self, request: Any) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -39,12 +35,23 @@ class CappedPageNumberPagination(PageNumberPagination):
         return Response(
             {
                 "count": self.page.paginator.count,
-                "count_is_exact": self.page.paginator.count_is_exact,
+                "count_is_exact": getattr(self.page.paginator, "count_is_exact", True),
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
                 "results": data,
             }
         )
+
+
+class CappedPageNumberPagination(ExactPageNumberPagination):
+    """For catalogue searches: counts stop at ESAP_SEARCH_COUNT_CAP (see CappedCountPaginator)."""
+
+    django_paginator_class = CappedCountPaginator
+
+    @property
+    def invalid_page_message(self) -> str:  # DRF formats it with page_number and message
+        return ("Invalid page {page_number}: {message} At most the first "
+                f"{settings.ESAP_SEARCH_COUNT_CAP} results can be paged through; refine the search.")
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esap.api import search_query_param
+from esap.api import CappedPageNumberPagination, search_query_param
 from facilities import selectors, services
 from facilities.models import Facility, Health, StagingMode
 
@@ -42,6 +42,7 @@ SEARCH_PARAMETERS = [
 
 class FacilityListApi(generics.ListAPIView):
     serializer_class = FacilityOutputSerializer
+    pagination_class = CappedPageNumberPagination
 
     @extend_schema(parameters=[*SEARCH_PARAMETERS, OpenApiParameter("health", str, enum=Health.values)])
     def get(self, request: Request, *args, **kwargs) -> Response:

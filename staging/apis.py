@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esap.api import search_query_param
+from esap.api import CappedPageNumberPagination, search_query_param
 from esap.numbers import whole_number
 from staging import selectors, services
 from staging.checkout import services as checkout_services
@@ -25,6 +25,7 @@ class DatasetOutputSerializer(serializers.Serializer):
 
 class DatasetListApi(generics.ListAPIView):
     serializer_class = DatasetOutputSerializer
+    pagination_class = CappedPageNumberPagination
 
     @extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("source", str)])
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from esap.api import search_query_param
+from esap.api import CappedPageNumberPagination, search_query_param
 from workflows import selectors, services
 from workflows.models import Repository
 
@@ -35,6 +35,7 @@ class WorkflowOutputSerializer(serializers.Serializer):
 
 class WorkflowListApi(generics.ListAPIView):
     serializer_class = WorkflowOutputSerializer
+    pagination_class = CappedPageNumberPagination
 
     @extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("kernel", str)])
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -235,3 +235,23 @@ def test_counts_under_the_cap_are_exact(settings, client):
     exact = client.get("/api/datasets/", {"q": "pulsar"}).json()
     assert (exact["count"], exact["count_is_exact"]) == (5, True)
     assert "5 results" in client.get("/datasets/", {"q": "pulsar"}).content.decode()
+
+
+def test_a_users_own_launches_and_tokens_are_counted_and_paged_to_the_end_whatever_the_cap(settings):
+    from rest_framework.test import APIClient
+
+    from esap.models import ApiToken
+    from staging.models import Checkout
+    from tests.factories import make_user
+
+    settings.ESAP_SEARCH_COUNT_CAP = 5
+    user = make_user()
+    Checkout.objects.bulk_create(Checkout(user=user, state="failed") for _ in range(7))
+    for number in range(7):
+        ApiToken.issue(user=user, name=f"token {number}")
+    api = APIClient()
+    api.force_authenticate(user)
+
+    for endpoint in ("/api/checkouts/", "/api/tokens/"):
+        last = api.get(endpoint, {"page_size": 5, "page": 2}).json()
+        assert (last["count"], last["count_is_exact"], len(last["results"])) == (7, True, 2), endpoint
