@@ -16,6 +16,7 @@ MESSAGES: dict[str, str] = {
     "cart.frozen": "Your cart is being checked out; it can be changed again when that checkout ends.",
     "catalogue.not_found": "No {kind} with id {id}.",
     "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",
+    "checkout.not_allowed": "You may no longer launch the {what}, so this launch cannot be retried.",
     "checkout.not_cancellable": "This checkout has already ended ({state}).",
     "checkout.not_stoppable": "Only a ready launch has a server to stop (this one is {state}).",
     "checkout.no_server": "Only a ready launch has a server to fetch its notebook from (this one is {state}).",

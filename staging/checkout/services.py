@@ -34,6 +34,9 @@ def checkout_retry(*, user, pk) -> Checkout:
     checkout = checkout_get(user=user, pk=pk)
     if checkout.state != State.FAILED:
         raise UserError("checkout.not_retryable", state=checkout.state)
+    refused = _not_allowed(user, facility=checkout.facility, workflow=checkout.workflow)
+    if refused:
+        raise UserError("checkout.not_allowed", what=refused)
     step = State(checkout.failed_step) if checkout.failed_step in STEPS else State.STAGING
     with transaction.atomic():
         moved = machine.transition(
@@ -99,11 +102,19 @@ def _check_ready_for_checkout(cart: Cart) -> None:
         raise UserError("cart.no_facility")
     if cart.profile.facility_id != cart.facility_id:
         raise UserError("cart.profile_mismatch", profile=cart.profile.slug, facility=cart.facility.slug)
-    # Visibility may have changed since the choice (group membership, an operator's edit).
-    if not facility_list(viewer=cart.user).filter(pk=cart.facility_id).exists():
-        raise UserError("cart.not_allowed", what=f"facility {cart.facility.slug!r}")
-    if not workflow_list(viewer=cart.user).filter(pk=cart.workflow_id).exists():
-        raise UserError("cart.not_allowed", what=f"workflow {cart.workflow.title!r}")
+    refused = _not_allowed(cart.user, facility=cart.facility, workflow=cart.workflow)
+    if refused:
+        raise UserError("cart.not_allowed", what=refused)
+
+
+def _not_allowed(user, *, facility, workflow) -> str:
+    """What the user may no longer launch: visibility may have changed since the choice (group
+    membership, an operator's edit). Empty if nothing."""
+    if facility is not None and not facility_list(viewer=user).filter(pk=facility.pk).exists():
+        return f"facility {facility.slug!r}"
+    if workflow is not None and not workflow_list(viewer=user).filter(pk=workflow.pk).exists():
+        return f"workflow {workflow.title!r}"
+    return ""
 
 
 def _snapshot(cart: Cart) -> dict:

@@ -93,3 +93,19 @@ def test_a_member_removed_from_the_group_can_no_longer_check_out_what_is_in_the_
         checkout_start(user=member)
     assert not Checkout.objects.filter(user=member).exists()
     assert member.cart.items.count() == 1  # nothing lost
+
+
+def test_a_member_removed_from_the_group_cannot_retry_a_failed_launch_there(cern):
+    member = cern["member"]
+    failed = Checkout.objects.create(user=member, state="failed", failed_step="spawning",
+                                     facility=cern["facility"], workflow=cern["workflow"])
+
+    member.groups.remove(cern["group"])
+    response = api_for(member).post(f"/api/checkouts/{failed.pk}/retry/")
+
+    assert response.status_code == 400
+    assert "You may no longer launch the facility 'lxplus-hub'" in response.json()["detail"]
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+    member.groups.add(cern["group"])
+    assert api_for(member).post(f"/api/checkouts/{failed.pk}/retry/").status_code == 202
