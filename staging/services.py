@@ -20,8 +20,17 @@ def dataset_upsert(*, record: DatasetRecord) -> Dataset:
     return dataset
 
 
+def locked_cart(user) -> Cart:
+    """The user's cart, locked until the caller's transaction ends, so that edits and checkouts of it
+    happen one after the other: of two checkouts at once (a double click) the second finds it frozen,
+    and an edit made while a checkout freezes it cannot slip in after the checkout's snapshot."""
+    cart_for(user=user)
+    return Cart.objects.select_for_update(of=("self",)).select_related("workflow", "facility", "profile").get(
+        user=user)
+
+
 def _editable_cart(user) -> Cart:
-    cart = cart_for(user=user)
+    cart = locked_cart(user)
     if cart.frozen_by_id:
         raise UserError("cart.frozen")
     return cart

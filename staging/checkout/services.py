@@ -13,13 +13,14 @@ from staging.checkout import hub_access, machine
 from staging.checkout.states import SERVER_TO_STOP, STEPS, State, TERMINAL
 from staging.models import Cart, Checkout, CheckoutEvent
 from staging.selectors import checkout_get, server_stop_failed
+from staging.services import locked_cart
 from workflows.selectors import workflow_list
 
 
 @transaction.atomic
 def checkout_start(*, user) -> Checkout:
     """Freeze the user's cart into a checkout and enqueue its pipeline once the row is committed."""
-    cart, _ = Cart.objects.select_related("workflow", "facility", "profile").get_or_create(user=user)
+    cart = locked_cart(user)
     _check_ready_for_checkout(cart)
     checkout = Checkout.objects.create(user=user, launched_at=timezone.now(), **_snapshot(cart))
     CheckoutEvent.objects.create(checkout=checkout, phase=State.CREATED, message="Checkout created.")

@@ -1,13 +1,16 @@
 """The checkout state machine: one table of moves, compare-and-set transitions, an event per move,
 and the cart frozen at checkout, given back on failure or cancel, consumed when ready."""
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from esap.errors import UserError
 from staging import services
 from staging.checkout import machine, pipeline
+from staging.checkout import services as checkout_services
 from staging.checkout.services import checkout_start
 from staging.checkout.states import STEPS, TRANSITIONS, State, allowed, next_step
 from staging.models import Cart, Checkout
@@ -87,6 +90,44 @@ def test_the_cart_is_frozen_at_checkout_and_given_back_on_failure():
 
     cart.refresh_from_db()
     assert cart.frozen_by is None and cart.items.count() == 1 and cart.workflow is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checkouts_of_one_cart_at_once_launch_once(monkeypatch):
+    user = make_user()
+    services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    services.cart_choose_workflow(user=user, workflow_id=make_workflow().pk)
+    services.cart_choose_facility(user=user, facility_slug=make_facility().slug)
+    both_read_the_cart = threading.Barrier(2)
+    check = checkout_services._check_ready_for_checkout
+
+    def check_after_the_other_read(cart):  # the widest window a double click could open
+        try:
+            both_read_the_cart.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass  # the other request waits for this one's cart: what must happen
+        check(cart)
+
+    monkeypatch.setattr(checkout_services, "_check_ready_for_checkout", check_after_the_other_read)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        try:
+            checkout_start(user=user)
+            outcomes.append("started")
+        except UserError as error:
+            outcomes.append(error.code)
+        finally:
+            connection.close()
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+
+    assert sorted(outcomes) == ["cart.frozen", "started"]
+    assert Checkout.objects.filter(user=user).count() == 1
 
 
 def test_the_cart_is_given_back_on_cancel_and_consumed_when_ready():
