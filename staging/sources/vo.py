@@ -9,6 +9,7 @@ No Django here: plain values in, dataclasses out. pyvo (and astropy behind it) i
 it costs about a second of start-up that every portal process and worker would otherwise pay.
 """
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,11 +28,17 @@ MAX_PAGE_SIZE = 1000
 ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS) job
 TIMEOUT = 30.0
 MJD_FAR_FUTURE = 100_000.0  # 2132: an open upper time bound for SIA2, which wants two ends
+MAX_REDIRECTS = 5
 
+UrlPolicy = Callable[[str], object]  # raises if the portal may not call the URL (its SSRF guard)
 
 
 class VOServiceError(Exception):
     """The service is down, too slow, or answered something that is not a valid VOTable."""
+
+
+class URLRefused(Exception):
+    """The URL policy refused a URL before it was requested: the first one or a redirect's target."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ def _sia2(sia2_url: str, arguments: dict[str, Any], timeout: float) -> ObsCorePa
     import pyvo
 
     with _translated(sia2_url):
-        service = pyvo.dal.SIA2Service(sia2_url, session=_session(timeout), check_baseurl=False)
+        service = pyvo.dal.SIA2Service(sia2_url, session=http_session(timeout), check_baseurl=False)
         result = service.search(**arguments)
         rows = [_row(record) for record in result]
         return ObsCorePage(rows, 1, max(len(rows), 1), False, adql="", datalink_url=_datalink_url(result))
@@ -146,22 +153,25 @@ def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "
     if words := clean_text("keywords", keywords).split():
         constraints.append(pyvo.registry.Freetext(*words))
     with _translated(regtap_url):
-        session = _session(timeout)
+        session = http_session(timeout)
         service = pyvo.dal.TAPService(regtap_url, session=session)
         adql = regtap.get_RegTAP_query(*constraints, service=service)
         found = regtap.RegistryQuery(regtap_url, adql, maxrec=maxrec, session=session).execute()
         return [_registry_record(resource, servicetype) for resource in found]
 
 
-def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT) -> dict[str, list[str]]:
+def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT,
+                 url_policy: UrlPolicy | None = None) -> dict[str, list[str]]:
     """The `#this` access URLs of each identifier, asked for in batches: one request with every identifier,
     then the remainder again when a service answers only part of a batch (DaCHS's ObsCore DataLink answers
-    one ID per request). An identifier without a `#this` link (or with an error row) raises StagingError."""
+    one ID per request). An identifier without a `#this` link (or with an error row) raises StagingError;
+    a request or redirect `url_policy` refuses raises URLRefused before it is sent."""
     found: dict[str, list[str]] = {identifier: [] for identifier in ids}
     errors: dict[str, str] = {}
     pending = list(found)
+    session = http_session(timeout, url_policy)
     while pending:
-        answered = _datalink_batch(datalink_url, pending, found, errors, timeout)
+        answered = _datalink_batch(datalink_url, pending, found, errors, session)
         if not answered:
             break
         pending = [identifier for identifier in pending if identifier not in answered]
@@ -173,13 +183,13 @@ def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT)
 
 
 def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[str]], errors: dict[str, str],
-                    timeout: float) -> set[str]:
+                    session: requests.Session) -> set[str]:
     """One DataLink request; fills `found` and `errors`, returns the identifiers the answer covered."""
     import pyvo
 
     answered: set[str] = set()
     with _translated(datalink_url):
-        links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=_session(timeout)).execute()
+        links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=session).execute()
         for link in links:
             identifier = str(link["ID"])
             if identifier not in found:
@@ -213,7 +223,7 @@ def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float,
     import pyvo
 
     with _translated(tap_url):
-        service = pyvo.dal.TAPService(tap_url, session=_session(timeout))
+        service = pyvo.dal.TAPService(tap_url, session=http_session(timeout))
         if not run_async:
             return service.run_sync(adql, maxrec=maxrec), ""
         job = service.submit_job(adql, maxrec=maxrec)
@@ -238,8 +248,10 @@ class _translated:
         from astropy.io.votable.exceptions import VOTableSpecError
         from pyvo.dal.exceptions import DALAccessError, DALFormatError, DALQueryError
 
-        if error is None or isinstance(error, (VOQueryError, VOServiceError, StagingError)):
+        if error is None or isinstance(error, (VOQueryError, VOServiceError, StagingError, URLRefused)):
             return False
+        if isinstance(getattr(error, "cause", None), URLRefused):  # pyvo wraps whatever its session raised
+            raise error.cause
         if isinstance(error, DALQueryError) and not isinstance(error, DALFormatError):
             raise VOQueryError(f"The service rejected the query: {error_reason(error)}") from error
         if _is_transport(error):
@@ -273,16 +285,31 @@ def error_reason(error: BaseException) -> str:
     return (text[0] if text else type(error).__name__)[:300]
 
 
-def _session(timeout: float) -> requests.Session:
-    session = requests.Session()
-    original = session.request
+def http_session(timeout: float, url_policy: UrlPolicy | None = None) -> requests.Session:
+    """A session with a default timeout (pyvo sets none) that sends nothing `url_policy` refuses."""
+    return _VettedSession(timeout, url_policy)
 
-    def request(method, url, **kwargs):  # pyvo sets no timeout of its own
-        kwargs.setdefault("timeout", timeout)
-        return original(method, url, **kwargs)
 
-    session.request = request  # type: ignore[method-assign]
-    return session
+class _VettedSession(requests.Session):
+    """requests sends the first request and every redirect hop through `send`: vetting there means a
+    remote service cannot redirect the worker to an address the policy refuses (cloud metadata, loopback)."""
+
+    def __init__(self, timeout: float, url_policy: UrlPolicy | None) -> None:
+        super().__init__()
+        self.timeout, self.url_policy = timeout, url_policy
+        self.max_redirects = MAX_REDIRECTS
+
+    def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if self.url_policy is not None:
+            try:
+                self.url_policy(request.url or "")
+            except Exception as error:  # the policy's own error type is the portal's business
+                raise URLRefused(str(error)) from error
+        return super().send(request, **kwargs)
 
 
 def _datalink_url(result: Any) -> str:

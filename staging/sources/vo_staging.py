@@ -4,10 +4,10 @@ the notebook keeps (service, query, identifier); a facility that stages by downl
 copy too. No Django here."""
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import requests
@@ -27,9 +27,9 @@ class VOSource:
     label: str = "Virtual Observatory (TAP/ObsCore, SIA2, DataLink)"
     timeout: float = vo.TIMEOUT
     max_download_bytes: int = MAX_DOWNLOAD_BYTES
-    # Vets a URL before the worker downloads it (the portal plugs in its SSRF guard): DataLink answers
-    # come from a remote service and could name hosts inside our network.
-    url_policy: Callable[[str], object] | None = None
+    # Vets every URL the worker requests, redirect hops included (the portal plugs in its SSRF guard):
+    # DataLink services and access URLs come from remote VOTables and could name hosts inside our network.
+    url_policy: vo.UrlPolicy | None = None
 
     def stage(self, datasets: list[DatasetRef], *, target: StagingTarget | None = None,
               report: Report = silent) -> list[StagedDataset]:
@@ -43,7 +43,11 @@ class VOSource:
             report(f"Resolving {len(refs)} DataLink(s) at {datalink_url}.", datalink_url=datalink_url)
             ids = [_publisher_did(ref) for ref in refs]
             try:
-                urls.update(vo.resolve_this(datalink_url, ids, timeout=self.timeout))
+                urls.update(vo.resolve_this(datalink_url, ids, timeout=self.timeout,
+                                            url_policy=self.url_policy))
+            except vo.URLRefused as error:
+                raise StagingError(refs[0].identifier, f"its DataLink service {datalink_url} (or a redirect "
+                                                       f"from it) may not be called: {error}") from error
             except vo.VOServiceError as error:  # an outage: the checkout can be retried later
                 raise SourceUnavailable(refs[0].identifier, str(error)) from error
             except VOQueryError as error:
@@ -58,23 +62,17 @@ class VOSource:
         url = item.details["urls"][0]
         path = folder / _file_name(item.identifier, url)
         if not path.exists():
-            self._vet(item.identifier, url)
             report(f"Downloading {url}.", url=url)
+            session = vo.http_session(self.timeout, self.url_policy)
             try:
-                _fetch(url, path, timeout=self.timeout, limit=self.max_download_bytes)
+                _fetch(session, url, path, limit=self.max_download_bytes)
+            except vo.URLRefused as error:
+                raise StagingError(item.identifier, f"its access URL {url} (or a redirect from it) may not "
+                                                    f"be downloaded: {error}") from error
             except (requests.RequestException, OSError, ValueError) as error:
                 fault = SourceUnavailable if vo.is_outage(error) else StagingError
                 raise fault(item.identifier, f"downloading {url} failed: {vo.error_reason(error)}") from error
         return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
-
-
-    def _vet(self, identifier: str, url: str) -> None:
-        if self.url_policy is None:
-            return
-        try:
-            self.url_policy(url)
-        except Exception as error:  # the policy's own error type is the portal's business
-            raise StagingError(identifier, f"its access URL may not be downloaded: {error}") from error
 
 
 def _file_name(identifier: str, url: str) -> str:
@@ -83,22 +81,27 @@ def _file_name(identifier: str, url: str) -> str:
     return f"{hashlib.sha256(identifier.encode()).hexdigest()[:12]}-{stem or 'dataset'}"
 
 
-def _fetch(url: str, path: Path, *, timeout: float, limit: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
+def _fetch(session: requests.Session, url: str, path: Path, *, limit: int) -> None:
+    with session.get(url, stream=True) as response:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        response.raise_for_status()
+        partial = path.with_name(path.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                _copy(response, out, limit)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(path)
+
+
+def _copy(response: requests.Response, out: BinaryIO, limit: int) -> None:
     received = 0
-    try:
-        with requests.get(url, stream=True, timeout=timeout) as response, partial.open("wb") as out:
-            response.raise_for_status()
-            for chunk in response.iter_content(1 << 16):
-                received += len(chunk)
-                if received > limit:
-                    raise ValueError(f"it is larger than the limit of {limit} bytes")
-                out.write(chunk)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(path)
+    for chunk in response.iter_content(1 << 16):
+        received += len(chunk)
+        if received > limit:
+            raise ValueError(f"it is larger than the limit of {limit} bytes")
+        out.write(chunk)
 
 
 def _staged(ref: DatasetRef, urls: list[str], resolved_at: str) -> StagedDataset:

@@ -1,0 +1,153 @@
+"""VO staging never lets a remote archive steer the worker to an address the portal's URL policy refuses:
+the DataLink service and every download are vetted before the first request and at every redirect hop.
+
+Real loopback servers: the "archive" on 127.0.0.1 (what the test policy calls public) and an "internal"
+service on 127.0.0.2 (standing in for 169.254.169.254 or the portal's own network) that records every
+request, so a test can show it was never called."""
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+from staging.sources.base import DatasetRef, SourceUnavailable, StagedDataset, StagingError, StagingTarget
+from staging.sources.vo_staging import VOSource, vo_source
+from tests.servers.vo.fakes import VOTABLE_TYPE, datalink_document
+
+ARCHIVE_HOST, INTERNAL_HOST = "127.0.0.1", "127.0.0.2"
+DID = "ivo://archive.example/data/image.fits"
+FITS = b"SIMPLE  =                    T" + b" " * 50
+
+Route = tuple[int, dict[str, str], bytes]
+
+
+class Site:
+    """A loopback web server answering each path (query string ignored) from `routes`; 404 otherwise."""
+
+    def __init__(self, host: str, routes: dict[str, Route] | None = None) -> None:
+        self.routes, self.requests = routes or {}, []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.requests.append(self.path)
+                status, headers, body = site.routes.get(urlsplit(self.path).path, (404, {}, b""))
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def redirect(location: str) -> Route:
+    return 302, {"Location": location}, b""
+
+
+def archive_only(url: str) -> None:
+    """The test's stand-in for the portal's policy: only the archive's address is public."""
+    if urlsplit(url).hostname != ARCHIVE_HOST:
+        raise ValueError(f"{url} is not a public address")
+
+
+@pytest.fixture
+def archive() -> Iterator[Site]:
+    site = Site(ARCHIVE_HOST)
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def internal() -> Iterator[Site]:
+    links = datalink_document([(DID, f"http://{ARCHIVE_HOST}:9/image.fits", "#this")])
+    site = Site(INTERNAL_HOST, {"/latest/meta-data": (200, {}, b"instance credentials"),
+                                "/dlmeta": (200, {"Content-Type": VOTABLE_TYPE}, links)})
+    yield site
+    site.close()
+
+
+def download(access_url: str, folder: Path) -> list[StagedDataset]:
+    ref = DatasetRef(DID, {"access_url": access_url, "access_format": "image/fits"})
+    target = StagingTarget("hub", staging_mode="download", mount_path=str(folder))
+    return VOSource(timeout=5, url_policy=archive_only).stage([ref], target=target)
+
+
+def resolve(datalink_url: str, source: VOSource) -> list[StagedDataset]:
+    return source.stage([DatasetRef(DID, {"publisher_did": DID, "datalink_url": datalink_url})])
+
+
+# --- downloads ------------------------------------------------------------------------------------------
+
+def test_a_download_redirected_to_a_refused_address_is_not_followed(archive, internal, tmp_path):
+    archive.routes["/image.fits"] = redirect(f"{internal.url}/latest/meta-data")
+
+    with pytest.raises(StagingError) as refused:
+        download(f"{archive.url}/image.fits", tmp_path)
+
+    assert not isinstance(refused.value, SourceUnavailable)  # not an outage: retrying will not help
+    assert refused.value.identifier == DID
+    refused_url = f"{internal.url}/latest/meta-data"
+    assert refused.value.detail == (f"its access URL {archive.url}/image.fits (or a redirect from it) may "
+                                    f"not be downloaded: {refused_url} is not a public address")
+    assert internal.requests == []
+    assert not (tmp_path / "vo").exists()
+
+
+def test_redirects_between_allowed_addresses_are_followed_up_to_five_hops(archive, tmp_path):
+    archive.routes.update({f"/hop{n}": redirect(f"/hop{n + 1}") for n in range(6)})
+    archive.routes["/hop6"] = (200, {}, FITS)
+
+    five = download(f"{archive.url}/hop1", tmp_path / "five")
+    assert open(five[0].location, "rb").read() == FITS
+
+    with pytest.raises(StagingError, match=r"downloading .*/hop0 failed: Exceeded 5 redirects"):
+        download(f"{archive.url}/hop0", tmp_path / "six")
+    assert archive.requests.count("/hop6") == 1  # by the five-hop download only
+    assert not list((tmp_path / "six").rglob("*.fits*"))
+
+
+# --- DataLink -------------------------------------------------------------------------------------------
+
+def test_a_datalink_service_the_policy_refuses_is_never_called(internal):
+    with pytest.raises(StagingError) as refused:
+        resolve(f"{internal.url}/dlmeta", VOSource(timeout=5, url_policy=archive_only))
+
+    assert not isinstance(refused.value, SourceUnavailable)
+    assert refused.value.identifier == DID
+    assert refused.value.detail.startswith(f"its DataLink service {internal.url}/dlmeta (or a redirect from "
+                                           f"it) may not be called: {internal.url}/dlmeta?ID=")
+    assert internal.requests == []
+
+
+def test_a_datalink_service_redirecting_to_a_refused_address_is_not_followed(archive, internal):
+    archive.routes["/dlmeta"] = redirect(f"{internal.url}/dlmeta")
+
+    refused = f"may not be called: {internal.url}/dlmeta is not a public address"
+    with pytest.raises(StagingError, match=refused):
+        resolve(f"{archive.url}/dlmeta", VOSource(timeout=5, url_policy=archive_only))
+
+    assert len(archive.requests) == 1 and internal.requests == []
+
+
+def test_the_portal_vets_the_datalink_service_with_its_ssrf_guard(settings, archive):
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    archive.routes["/dlmeta"] = (200, {"Content-Type": VOTABLE_TYPE},
+                                 datalink_document([(DID, f"{archive.url}/image.fits", "#this")]))
+
+    refused = r"may not be called: The URL .* is not allowed: 127\.0\.0\.1 is not a public address"
+    with pytest.raises(StagingError, match=refused):
+        resolve(f"{archive.url}/dlmeta", vo_source)
+
+    assert archive.requests == []
