@@ -31,14 +31,15 @@ def checkout_start(*, user) -> Checkout:
 
 
 def checkout_retry(*, user, pk) -> Checkout:
-    """Resume a failed checkout from the step that failed."""
+    """Resume a failed checkout from the step that failed; a failed upload or execution from spawning,
+    since its server or kernel may have gone meanwhile (spawning finds a running server in one call)."""
     checkout = checkout_get(user=user, pk=pk)
     if checkout.state != State.FAILED:
         raise UserError("checkout.not_retryable", state=checkout.state)
     refused = _not_allowed(user, facility=checkout.facility, workflow=checkout.workflow)
     if refused:
         raise UserError("checkout.not_allowed", what=refused)
-    step = State(checkout.failed_step) if checkout.failed_step in STEPS else State.STAGING
+    step = _resume_step(checkout.failed_step)
     with transaction.atomic():
         moved = machine.transition(
             checkout.pk, source=State.FAILED, target=step, message=f"Retrying from {step}.",
@@ -49,6 +50,12 @@ def checkout_retry(*, user, pk) -> Checkout:
             raise UserError("checkout.not_retryable", state=checkout_get(user=user, pk=pk).state)
         _enqueue_on_commit(checkout)
     return checkout_get(user=user, pk=pk)
+
+
+def _resume_step(failed_step: str) -> State:
+    if failed_step not in STEPS:
+        return State.STAGING
+    return State.SPAWNING if failed_step in {State.UPLOADING, State.EXECUTING} else State(failed_step)
 
 
 def checkout_cancel(*, user, pk) -> Checkout:

@@ -6,6 +6,7 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from staging.checkout.services import checkout_retry, checkout_stop
 from staging.models import Cart, Checkout
 from tests.factories import make_user, make_workflow
 from tests.launching import eventually, hub_client, launch, notebook_with_cells, server_for, wait_for
@@ -103,6 +104,29 @@ def test_retry_resumes_from_the_failed_step_once_the_cause_is_fixed(launch_env, 
                        .values_list("phase", flat=True))
     assert after_retry[0] == "spawning" and "staging" not in after_retry
     assert (checkout.error_code, checkout.error_message) == ("", "")
+
+
+def test_a_retry_after_the_facility_culled_the_failed_launchs_server_starts_a_new_one(
+        launch_env, hub_facility, tmp_path):
+    flag = tmp_path / "calibrated.flag"
+    workflow = make_workflow(notebook_with_cells(
+        f"import os\nassert os.path.exists({str(flag)!r}), 'not calibrated yet'"), path="calib.ipynb", first_cells=3)
+    user = make_user()
+    failed = wait_for(launch(user, facility=hub_facility(), workflow=workflow))
+    assert_failed_and_cart_restored(failed, step="executing", code="notebook.cell_error",
+                                    reason="not calibrated yet")
+    hub_client(launch_env).stop_server(failed.hub_username, failed.server_name)  # as an idle culler would
+    flag.touch()
+
+    checkout_retry(user=user, pk=failed.pk)
+    checkout = wait_for(failed)
+
+    assert checkout.state == "ready", checkout.error_message
+    after_retry = list(checkout.events.filter(pk__gt=failed.events.get(phase="failed").pk)
+                       .values_list("phase", flat=True))
+    assert after_retry[0] == "spawning"
+    assert hub_client(launch_env).get_server(checkout.hub_username, checkout.server_name).ready
+    checkout_stop(user=user, pk=checkout.pk)
 
 
 def test_only_a_failed_checkout_can_be_retried(launch_env, hub_facility):
