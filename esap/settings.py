@@ -204,6 +204,7 @@ CELERY_BEAT_SCHEDULE = {
 # Checkout behaviour.
 # A worker holds a checkout for this long between signs of life; past it, another worker may resume it.
 ESAP_CHECKOUT_LEASE_SECONDS = env_int("ESAP_CHECKOUT_LEASE_SECONDS", 120)
+ESAP_REQUEUE_AFTER_SECONDS = env_int("ESAP_REQUEUE_AFTER_SECONDS", 300)
 ESAP_CELL_TIMEOUT_SECONDS = env_int("ESAP_CELL_TIMEOUT_SECONDS", 120)
 # Progress events of launches over for this long are deleted daily, all but each one's last (0: keep all).
 ESAP_EVENT_RETENTION_DAYS = env_int("ESAP_EVENT_RETENTION_DAYS", 180)

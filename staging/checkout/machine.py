@@ -12,6 +12,9 @@ from staging.checkout.states import ENDED, State, TERMINAL, allowed
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent
 
 log = logging.getLogger(__name__)
+# The holder of a checkout whose task is on the broker's queue: any worker may claim it, and the sweeper
+# leaves it alone for ESAP_REQUEUE_AFTER_SECONDS, so that a long queue is not filled with copies of itself.
+QUEUED = "(queued)"
 
 
 def transition(checkout_id: Any, *, source: State, target: State, message: str,
@@ -57,10 +60,17 @@ def _settle_cart(checkout_id: Any, target: State) -> None:
 def claim(checkout_id: Any, *, worker: str) -> bool:
     """Take the lease on a checkout so that a second delivery of its task does not run it twice."""
     now = timezone.now()
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(leased_by=worker)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(leased_by=worker) | Q(leased_by=QUEUED)
     return bool(
         Checkout.objects.filter(free, pk=checkout_id).update(leased_by=worker, lease_until=_lease_end(now))
     )
+
+
+def mark_queued(checkout_ids: list[Any]) -> None:
+    """Their tasks were just enqueued; a checkout a worker holds, or one parked, keeps its lease."""
+    until = timezone.now() + timedelta(seconds=settings.ESAP_REQUEUE_AFTER_SECONDS)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()) | Q(leased_by=QUEUED)
+    Checkout.objects.filter(free, pk__in=checkout_ids).update(leased_by=QUEUED, lease_until=until)
 
 
 def renew(checkout_id: Any, *, worker: str) -> None:

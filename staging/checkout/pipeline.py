@@ -177,12 +177,14 @@ def stop_server_of_ended_launch(checkout_id: Any, *, quiet_if_absent: bool = Fal
 
 
 def sweep_stale() -> int:
-    """Re-enqueue checkouts left mid-step by a worker that died (its lease ran out)."""
+    """Re-enqueue checkouts left mid-step by a worker that died (its lease ran out), whose scheduled look
+    was lost, or whose task has waited on the queue for ESAP_REQUEUE_AFTER_SECONDS (a lost message)."""
     from staging.tasks import checkout_run
 
     stale_before = timezone.now() - timedelta(seconds=1)
     stale = Checkout.objects.filter(state__in=[State.CREATED, *STEPS]).exclude(lease_until__gt=stale_before)
     ids = [str(pk) for pk in stale.values_list("pk", flat=True)]
+    machine.mark_queued(ids)
     for checkout_id in ids:
         checkout_run.delay(checkout_id)
     return len(ids)

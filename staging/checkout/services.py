@@ -149,6 +149,7 @@ def _snapshot(cart: Cart) -> dict:
 def _enqueue_on_commit(checkout: Checkout) -> None:
     from staging.tasks import checkout_run
 
+    machine.mark_queued([checkout.pk])
     transaction.on_commit(lambda: checkout_run.delay(str(checkout.pk)))
 
 

@@ -171,6 +171,33 @@ def test_a_parked_checkout_is_free_of_workers_and_the_sweeper_leaves_it_alone_un
     assert pipeline.sweep_stale() == 1 and no_worker == [str(checkout.pk)]  # a lost scheduled run is made up for
 
 
+def test_a_launch_waiting_its_turn_on_the_queue_is_enqueued_again_only_once_its_message_may_be_lost(
+        settings, no_worker):
+    settings.ESAP_REQUEUE_AFTER_SECONDS = 300
+    checkout = checked_out()
+    no_worker.clear()
+
+    assert pipeline.sweep_stale() == 0  # a queue of thousands is not doubled every sweep
+    Checkout.objects.filter(pk=checkout.pk).update(lease_until=timezone.now() - timedelta(seconds=5))
+    assert pipeline.sweep_stale() == 1 and no_worker == [str(checkout.pk)]  # five minutes without a worker
+    assert pipeline.sweep_stale() == 0  # and again only five minutes later
+    assert machine.claim(checkout.pk, worker="w1")  # whichever copy reaches a worker first runs it
+    assert not machine.claim(checkout.pk, worker="w2")
+
+
+def test_a_launch_whose_worker_died_mid_step_is_enqueued_again_as_soon_as_its_lease_ends(settings, no_worker):
+    settings.ESAP_REQUEUE_AFTER_SECONDS = 300
+    checkout = checked_out()
+    machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="staging")
+    assert machine.claim(checkout.pk, worker="w1")
+    no_worker.clear()
+    assert pipeline.sweep_stale() == 0  # its worker is alive and renewing
+
+    Checkout.objects.filter(pk=checkout.pk).update(lease_until=timezone.now() - timedelta(seconds=5))  # died
+
+    assert pipeline.sweep_stale() == 1 and no_worker == [str(checkout.pk)]
+
+
 def test_parking_refuses_a_checkout_that_moved_on_meanwhile():
     checkout = checked_out()
     machine.transition(checkout.pk, source=State.CREATED, target=State.STAGING, message="staging")
