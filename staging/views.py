@@ -34,12 +34,18 @@ def dataset_list_page(request):
 @login_required
 def cart_page(request):
     cart = selectors.cart_for(user=request.user)
+    # A chosen workflow is shown as it is (pinned or latest); a list to choose from only while none is.
+    offered = [] if cart.workflow_id else list(workflow_list(viewer=request.user)[:CART_WORKFLOW_CHOICES + 1])
     return render(request, "staging/cart.html", {
         "cart": cart,
         "items": selectors.cart_items(cart=cart),
-        "workflows": workflow_list(viewer=request.user)[:200],
+        "workflows": offered[:CART_WORKFLOW_CHOICES],
+        "more_workflows": len(offered) > CART_WORKFLOW_CHOICES,
         "facilities": facility_list(viewer=request.user),
     })
+
+
+CART_WORKFLOW_CHOICES = 200
 
 
 def _cart_action(request, action, success: str):

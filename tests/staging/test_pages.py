@@ -58,8 +58,33 @@ def test_choosing_workflow_and_facility_profile_on_the_cart_page(alice_client):
     alice_client.post("/cart/facility/", {"facility_profile": "swan/medium"})
     page = alice_client.get("/cart/").content.decode()
 
-    assert f'value="{workflow.pk}" selected' in page
+    assert f'<a href="/workflows/{workflow.pk}/">Peek at files</a> —\nits latest version' in page
     assert 'value="swan/medium" selected' in page
+
+
+def test_the_cart_page_shows_a_pinned_version_and_keeps_it(alice_client):
+    workflow = make_workflow()
+    commit = workflow.versions.first().commit_sha
+    alice_client.post("/cart/workflow/", {"workflow": workflow.pk, "commit": commit})
+
+    page = alice_client.get("/cart/").content.decode()
+
+    assert f"pinned to commit <code>{commit[:10]}</code>" in page
+    assert 'id="cart-workflow"' not in page  # no list whose first entry a resubmission would choose
+    alice_client.post("/cart/workflow/", {"workflow": ""})
+    assert 'id="cart-workflow"' in alice_client.get("/cart/").content.decode()
+
+
+def test_the_cart_page_offers_the_first_workflows_and_says_where_the_others_are(alice_client, monkeypatch):
+    monkeypatch.setattr("staging.views.CART_WORKFLOW_CHOICES", 2)
+    for _ in range(3):
+        make_workflow()
+
+    page = alice_client.get("/cart/").content.decode()
+
+    choices = page.split('id="cart-workflow"')[1].split("</select>")[0]
+    assert choices.count("<option ") == 3  # the empty choice and two workflows
+    assert 'The first 2; <a href="/workflows/">search the workflows</a> for others.' in page
 
 
 def test_checkout_of_an_incomplete_cart_shows_what_is_missing(alice_client):
