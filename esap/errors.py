@@ -55,6 +55,9 @@ MESSAGES: dict[str, str] = {
     "repository.bad_ref": "{ref!r} is not a Git ref (a branch, tag or commit SHA).",
     "launch_link.invalid": "This launch link cannot be used: {detail}",
     "internal": "An unexpected error stopped this step; the operators have been told.",
+    "step.time_limit": "This step ran longer than a worker may spend on one task ({seconds} s) and was "
+                       "stopped. Retry to go on from here; if it stops again, the data is too large to fetch "
+                       "this way (the operators can raise ESAP_TASK_SOFT_TIME_LIMIT).",
 }
 
 

@@ -108,7 +108,7 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
     except EsapError as error:
         _fail(checkout, state, error)
     except SoftTimeLimitExceeded:
-        _fail(checkout, state, ServiceError("internal"))
+        _fail(checkout, state, ServiceError("step.time_limit", seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT))
     except Exception:
         log.exception("checkout %s: step %s crashed", checkout.pk, state)
         _fail(checkout, state, ServiceError("internal"))

@@ -1,6 +1,7 @@
 """The pipeline gives the worker back while a step waits on remote work (NotYet): the checkout is parked
 until its next look, which is scheduled, and a cancel meanwhile leaves nothing scheduled."""
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from staging import services
@@ -64,3 +65,26 @@ def test_a_checkout_cancelled_while_its_step_looked_is_neither_parked_nor_looked
     assert (checkout.state, checkout.leased_by, checkout.lease_until) == ("cancelled", "", None)
     assert checkout.events.last().message == "Cancelled."
     assert scheduled == []
+
+
+def test_fault_a_step_stopped_at_the_workers_time_limit_fails_saying_so_and_can_be_retried(monkeypatch, scheduled):
+    # Celery raises this inside a task that ran past its soft limit (15 min by default); provoking it for
+    # real would hold the suite's worker that long.
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from staging.checkout.services import checkout_retry
+
+    def fake_download_past_the_time_limit(checkout, report):
+        raise SoftTimeLimitExceeded()
+
+    staging_step(monkeypatch, fake_download_past_the_time_limit)
+    checkout = checked_out()
+
+    pipeline.run(str(checkout.pk))
+
+    checkout.refresh_from_db()
+    assert (checkout.state, checkout.failed_step, checkout.error_code) == ("failed", "staging", "step.time_limit")
+    limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
+    assert f"ran longer than a worker may spend on one task ({limit} s)" in checkout.error_message
+    assert "Retry to go on from here" in checkout.error_message
+    assert checkout_retry(user=checkout.user, pk=checkout.pk).state == "staging"
