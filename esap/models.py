@@ -2,9 +2,11 @@
 besides the browser session), groups asserted by identity providers, and preferences."""
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 TOKEN_PREFIX = "esap_"
 
@@ -23,6 +25,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Group memberships asserted by an identity provider are read at login only: a token's lifetime
+    # bounds how long a script keeps what its owner has lost since.
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -31,9 +36,16 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @classmethod
-    def issue(cls, *, user, name: str) -> tuple["ApiToken", str]:
+    def issue(cls, *, user, name: str, days: int | None = None) -> tuple["ApiToken", str]:
+        """A new token of `user`, valid for `days` (at most, and by default, ESAP_API_TOKEN_DAYS)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        return cls.objects.create(user=user, name=name, digest=token_digest(token), hint=token[:9]), token
+        lifetime = timedelta(days=min(days or settings.ESAP_API_TOKEN_DAYS, settings.ESAP_API_TOKEN_DAYS))
+        return cls.objects.create(user=user, name=name, digest=token_digest(token), hint=token[:9],
+                                  expires_at=timezone.now() + lifetime), token
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class ExternalGroupMembership(models.Model):

@@ -108,6 +108,7 @@ ESAP_PUBLIC_URL = env("ESAP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # A launch that ends this long after the user started (or retried) it is told by e-mail: they have
 # likely stopped watching its page. 0 tells every end.
 ESAP_NOTIFY_AFTER_SECONDS = env_int("ESAP_NOTIFY_AFTER_SECONDS", 300)
+ESAP_API_TOKEN_DAYS = env_int("ESAP_API_TOKEN_DAYS", 90)  # the longest a personal API token lives
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,4 +1,5 @@
 """Pages and REST endpoints to create, list and revoke one's own API tokens."""
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from esap.account import email_verified, mail_is_sent
 from esap.models import AccountSettings, ApiToken
+from esap.numbers import whole_number
 
 
 def token_revoke(*, user, pk: int) -> None:
@@ -27,13 +29,14 @@ def token_page(request):
     fresh = None
     if request.method == "POST":
         name = request.POST.get("name", "").strip()[:100]
+        days = whole_number(request.POST.get("days")) or settings.ESAP_API_TOKEN_DAYS
         if not name:
             messages.error(request, "Give the token a name, e.g. the script that will use it.")
         else:
-            _, fresh = ApiToken.issue(user=request.user, name=name)
+            _, fresh = ApiToken.issue(user=request.user, name=name, days=days)
     tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
     return render(request, "account/tokens.html", {
-        "tokens": tokens, "fresh": fresh, "preferences": AccountSettings.of(request.user),
+        "tokens": tokens, "fresh": fresh, "longest_days": settings.ESAP_API_TOKEN_DAYS, "preferences": AccountSettings.of(request.user),
         "mail_is_sent": mail_is_sent(), "email_verified": email_verified(request.user)})
 
 
@@ -54,6 +57,8 @@ class TokenOutputSerializer(serializers.Serializer):
     hint = serializers.CharField()
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    expired = serializers.BooleanField()
 
 
 class TokenListApi(generics.ListAPIView):
@@ -64,6 +69,14 @@ class TokenListApi(generics.ListAPIView):
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
+        days = serializers.IntegerField(min_value=1, required=False,
+                                        help_text="How long the token lives; by default, and at most, "
+                                                  "ESAP_API_TOKEN_DAYS.")
+
+        def validate_days(self, days: int) -> int:
+            if days > settings.ESAP_API_TOKEN_DAYS:
+                raise serializers.ValidationError(f"At most {settings.ESAP_API_TOKEN_DAYS}.")
+            return days
 
     def get_queryset(self):
         return ApiToken.objects.filter(user=self.request.user, revoked_at__isnull=True)
@@ -72,7 +85,8 @@ class TokenListApi(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        token, secret = ApiToken.issue(user=request.user, name=payload.validated_data["name"])
+        token, secret = ApiToken.issue(user=request.user, name=payload.validated_data["name"],
+                                       days=payload.validated_data.get("days"))
         return Response({**TokenOutputSerializer(token).data, "token": secret}, status=201)
 
 

@@ -1,8 +1,12 @@
 """Personal API tokens: made in the portal, shown once, stored hashed, usable as `Bearer`, revocable,
 and nobody else's business."""
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from esap.models import ApiToken
@@ -66,3 +70,46 @@ def test_another_users_token_cannot_be_listed_or_revoked():
     assert api.delete(f"/api/tokens/{owner_token.pk}/").status_code == 404
     assert page.post(f"/account/tokens/{owner_token.pk}/revoke/").status_code == 404
     assert ApiToken.objects.get(pk=owner_token.pk).revoked_at is None
+
+
+def test_a_token_lives_the_longest_allowed_or_fewer_days_if_asked(settings):
+    settings.ESAP_API_TOKEN_DAYS = 30
+    api = APIClient()
+    api.force_authenticate(make_user())
+
+    default = api.post("/api/tokens/", {"name": "nightly"}, format="json").json()
+    week = api.post("/api/tokens/", {"name": "demo", "days": 7}, format="json").json()
+    too_long = api.post("/api/tokens/", {"name": "forever", "days": 31}, format="json")
+
+    assert days_left(default) == 30 and days_left(week) == 7
+    assert too_long.status_code == 400 and "days" in too_long.json()["fields"]
+
+
+def days_left(token: dict) -> int:
+    return round((parse_datetime(token["expires_at"]) - timezone.now()) / timedelta(days=1))
+
+
+def test_an_expired_token_is_refused_saying_so_and_where_to_make_a_new_one():
+    token, secret = ApiToken.issue(user=make_user(), name="old script")
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = bearer(secret).get("/api/cart/")
+
+    assert response.status_code == 401
+    assert "expired on" in response.json()["detail"] and "/account/tokens/" in response.json()["detail"]
+    page = Client()
+    page.force_login(token.user)
+    assert "<strong>expired</strong>" in page.get("/account/tokens/").content.decode()
+
+
+def test_a_scripts_calls_record_its_last_use_to_the_minute_not_with_a_write_each():
+    token, secret = ApiToken.issue(user=make_user(), name="busy script")
+    a_moment_ago = timezone.now() - timedelta(seconds=20)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=a_moment_ago)
+
+    bearer(secret).get("/api/cart/")
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == a_moment_ago
+
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    bearer(secret).get("/api/cart/")
+    assert timezone.now() - ApiToken.objects.get(pk=token.pk).last_used_at < timedelta(seconds=5)
