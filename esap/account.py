@@ -1,5 +1,8 @@
-"""The user's preferences and whether the portal may e-mail them: read, and changed from the account page."""
+"""The user's preferences and whether the portal may e-mail them: read, and changed from the account page;
+and who may make an account."""
+from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -42,3 +45,18 @@ def account_settings_page(request):
     messages.success(request, "You will be e-mailed when a launch you stopped watching ends." if wanted
                      else "You will not be e-mailed about your launches.")
     return redirect("account-tokens")
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Local sign-up only where ESAP_OPEN_SIGNUP allows it: on a facility without an identity provider a
+    portal username is the hub username, so whoever picks a name would launch as that hub user."""
+
+    def is_open_for_signup(self, request) -> bool:
+        return settings.ESAP_OPEN_SIGNUP
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Sign-up through a configured identity provider stays open: the provider vouches for the person."""
+
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return True

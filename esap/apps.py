@@ -14,7 +14,9 @@ class EsapConfig(AppConfig):
 
 
 def _refresh_identity(sender, *, user, sociallogin=None, **kwargs) -> None:
-    if sociallogin is not None:
-        from esap.identity import on_social_login
+    from esap.identity import on_local_login, on_social_login
 
+    if sociallogin is not None:
         on_social_login(user=user, sociallogin=sociallogin)
+    else:
+        on_local_login(user=user)

@@ -17,3 +17,15 @@ def public_url_is_set(app_configs, **kwargs) -> list[Warning]:
     return [Warning(f"ESAP_PUBLIC_URL is {settings.ESAP_PUBLIC_URL}: the links in users' e-mails point at this "
                     "machine.", hint="Set ESAP_PUBLIC_URL to the address users reach the portal at.",
                     id="esap.W001")]
+
+
+@register()
+def signup_is_closed_in_production(app_configs, **kwargs) -> list[Warning]:
+    """Open sign-up lets anyone pick a username, and on facilities without an identity provider a
+    portal username is the hub username."""
+    if settings.DEBUG or not settings.ESAP_OPEN_SIGNUP:
+        return []
+    return [Warning("ESAP_OPEN_SIGNUP is on: anyone can make an account under any free username and launch "
+                    "as the hub user of that name on facilities without an identity provider.",
+                    hint="Turn it off and let accounts come from an identity provider or from operators.",
+                    id="esap.W002")]

@@ -42,18 +42,37 @@ def asserted_groups(claims: dict[str, Any], claim: str) -> set[str]:
 def sync_groups(*, user, provider: str, names: set[str]) -> None:
     """Makes the user's groups granted by `provider` exactly `names`: new ones are added, ones the
     provider no longer asserts are removed (unless another provider still grants them). Groups an
-    operator granted by hand are left alone."""
+    operator granted by hand are left alone, even when a provider asserts them too."""
     granted = {m.group.name: m for m in ExternalGroupMembership.objects.filter(user=user, provider=provider)
                .select_related("group")}
     for name in names - granted.keys():
         group, _ = Group.objects.get_or_create(name=name)
+        if _granted_by_hand(user, group):
+            continue  # recording it as the provider's would let the provider take it away
         ExternalGroupMembership.objects.create(user=user, group=group, provider=provider)
         user.groups.add(group)
     for name in granted.keys() - names:
-        membership = granted[name]
-        membership.delete()
-        if not ExternalGroupMembership.objects.filter(user=user, group=membership.group).exists():
-            user.groups.remove(membership.group)
+        _withdraw(user, granted[name])
+
+
+def _granted_by_hand(user, group: Group) -> bool:
+    held = user.groups.filter(pk=group.pk).exists()
+    return held and not ExternalGroupMembership.objects.filter(user=user, group=group).exists()
+
+
+def _withdraw(user, membership: ExternalGroupMembership) -> None:
+    membership.delete()
+    if not ExternalGroupMembership.objects.filter(user=user, group=membership.group).exists():
+        user.groups.remove(membership.group)
+
+
+@transaction.atomic
+def on_local_login(*, user) -> None:
+    """A login with the portal's own password holds no group an identity provider asserted: a user
+    created by single sign-on who set a password must not keep, through it, what the provider has
+    withdrawn since. The groups come back at the next login through the provider."""
+    for membership in ExternalGroupMembership.objects.filter(user=user).select_related("group"):
+        _withdraw(user, membership)
 
 
 def on_social_login(*, user, sociallogin) -> None:

@@ -81,6 +81,11 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ESAP_EMAIL_VERIFICATION", "none")
 ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_ADAPTER = "esap.account.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "esap.account.SocialAccountAdapter"
+# Anyone may make a local account (the demo); in production accounts come from an identity provider
+# or from operators (see esap.account.AccountAdapter).
+ESAP_OPEN_SIGNUP = env_bool("ESAP_OPEN_SIGNUP", DEBUG)
 LOGIN_REDIRECT_URL = "/"
 # Single sign-on through OpenID Connect providers (ESAP_OIDC_PROVIDERS, see README): authorization code
 # with PKCE. Local accounts stay available. The provider's tokens are not kept: the portal needs only

@@ -13,7 +13,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from esap.errors import UserError
-from esap.identity import hub_username, local_hub_username
+from esap.identity import hub_username, local_hub_username, sync_groups
 from esap.models import ExternalGroupMembership
 from tests import identity
 from tests.factories import make_facility, make_user
@@ -59,6 +59,31 @@ def test_groups_are_refreshed_at_each_login_and_hand_granted_ones_kept(idp):
     identity.login(Client(), "bob", "bob-pass-2")
 
     assert groups_of(bob) == {"portal-users", "granted-by-an-operator"}
+
+
+def test_a_group_an_operator_granted_stays_when_a_provider_asserts_it_and_later_stops():
+    user, cta = make_user(), Group.objects.create(name="cta")
+    user.groups.add(cta)
+
+    sync_groups(user=user, provider="community-idp", names={"cta", "lst"})
+    sync_groups(user=user, provider="community-idp", names=set())
+
+    assert groups_of(user) == {"cta"}
+
+
+def test_a_password_login_of_a_single_sign_on_user_holds_none_of_the_providers_groups(idp):
+    identity.login(Client(), "alice", "alice-pass-1")
+    alice = get_user_model().objects.get(username="alice")
+    alice.groups.add(Group.objects.create(name="granted-by-an-operator"))
+    alice.set_password("a-local-password-9")  # as /accounts/password/set/ or a reset by e-mail would
+    alice.save()
+
+    local = Client().post("/accounts/login/", {"login": "alice", "password": "a-local-password-9"})
+
+    assert local.status_code == 302
+    assert groups_of(alice) == {"granted-by-an-operator"}
+    identity.login(Client(), "alice", "alice-pass-1")
+    assert groups_of(alice) == {"astro", "portal-users", "granted-by-an-operator"}
 
 
 def test_a_wrong_password_is_refused_by_the_idp_and_creates_nobody(idp):

@@ -1,5 +1,6 @@
 """The portal's pages: search, paginate, fill the cart, and keep each user's cart to themselves."""
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from staging.models import CartItem
@@ -119,7 +120,8 @@ def test_state_changing_pages_require_the_csrf_token():
     assert not CartItem.objects.filter(cart__user=user).exists()
 
 
-def test_local_accounts_sign_up_and_log_in():
+def test_local_accounts_sign_up_and_log_in(settings):
+    settings.ESAP_OPEN_SIGNUP = True
     client = Client()
     signup = client.post("/accounts/signup/", {
         "username": "newcomer", "email": "new@example.org",
@@ -130,6 +132,17 @@ def test_local_accounts_sign_up_and_log_in():
     login = client.post("/accounts/login/", {"login": "newcomer", "password": "a-fine-long-password-1"})
     assert login.status_code == 302
     assert "newcomer" in client.get("/").content.decode()
+
+
+def test_without_open_signup_nobody_can_pick_a_username_for_themselves(settings):
+    settings.ESAP_OPEN_SIGNUP = False
+
+    page = Client().post("/accounts/signup/", {
+        "username": "jdoe", "email": "j@example.org",
+        "password1": "a-fine-long-password-1", "password2": "a-fine-long-password-1"})
+
+    assert "Accounts on this portal come from your community's identity provider" in page.content.decode()
+    assert not User.objects.filter(username="jdoe").exists()
 
 
 def test_your_launches_are_paged_newest_first_and_a_ready_one_can_be_stopped_from_the_list():
@@ -174,3 +187,13 @@ def test_acting_on_a_launch_returns_only_to_a_page_of_the_portal(elsewhere):
     response = client.post(f"/checkouts/{checkout.pk}/cancel/", {"next": elsewhere})
 
     assert (response.status_code, response["Location"]) == (302, f"/checkouts/{checkout.pk}/")
+
+
+def test_a_production_deployment_with_open_signup_is_warned(settings):
+    from esap.checks import signup_is_closed_in_production
+
+    settings.DEBUG, settings.ESAP_OPEN_SIGNUP = False, True
+    warned = signup_is_closed_in_production(None)
+    settings.ESAP_OPEN_SIGNUP = False
+
+    assert [w.id for w in warned] == ["esap.W002"] and signup_is_closed_in_production(None) == []
