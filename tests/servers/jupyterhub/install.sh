@@ -36,7 +36,11 @@ fi
 echo "Installing JupyterHub into $HUB_VENV and $PROXY into $NODE_PREFIX (log: $LOG)" >&2
 : >"$LOG"
 
-[ -x "$HUB_VENV/bin/python" ] || quietly "$PYTHON" -m venv "$HUB_VENV"
+# bin/pip, not bin/python: a venv that failed at ensurepip leaves bin/python behind; re-running venv fixes it.
+if [ ! -x "$HUB_VENV/bin/pip" ] && ! "$PYTHON" -m venv "$HUB_VENV" >>"$LOG" 2>&1; then
+  pkg=$("$PYTHON" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')
+  tail -5 "$LOG" >&2; echo "could not create $HUB_VENV; on Debian/Ubuntu: apt-get install $pkg" >&2; exit 1
+fi
 quietly "$HUB_VENV/bin/python" -m pip install --disable-pip-version-check --no-input "${PACKAGES[@]}"
 
 mkdir -p "$NODE_PREFIX"

@@ -1,5 +1,6 @@
 """Configuration of the local JupyterHub used by the tests and the demo. Everything comes from the
-environment (localhub.py sets it) so that parallel hubs never collide: loopback only, one port block.
+environment (localhub.py sets it) so that parallel hubs never collide: loopback only (unless ESAP_HUB_IP
+says otherwise), one port block.
 
   ESAP_HUB_STATE_DIR            database, cookie secret, pid files, users' homes        (required)
   ESAP_HUB_PORT_BASE            base: proxy; +1 hub API; +2 proxy API; +10..+99 servers (required)
@@ -10,6 +11,8 @@ environment (localhub.py sets it) so that parallel hubs never collide: loopback 
   ESAP_HUB_WEAK_TOKEN           token of a service holding only read:hub (fault tests)   (optional)
   ESAP_HUB_VENV_BIN             bin/ of the hub's venv             (default: this Python's bin/)
   ESAP_HUB_RUNTIME_DIR          short dir for kernel sockets       (default: <state>/rt)
+  ESAP_HUB_IP                   address the proxy's public port binds (default: 127.0.0.1; the compose
+                                demo hub: 0.0.0.0, so other containers and the published port reach it)
   ESAP_HUB_USER_PASSWORD        shared login password of every hub user (default: esap-demo-password)
   ESAP_HUB_SLOW_SPAWN_TIMEOUT   seconds a start POST waits before answering 202 (default: 0)
   ESAP_HUB_START_TIMEOUT / ESAP_HUB_HTTP_TIMEOUT   Spawner timeouts in seconds (default: 60 / 60)
@@ -35,7 +38,7 @@ base = int(env["ESAP_HUB_PORT_BASE"])
 venv_bin = Path(env.get("ESAP_HUB_VENV_BIN") or Path(sys.executable).parent)
 runtime_root = Path(env.get("ESAP_HUB_RUNTIME_DIR") or state / "rt")
 
-c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.ip = env.get("ESAP_HUB_IP") or "127.0.0.1"
 c.JupyterHub.port = base
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = base + 1

@@ -32,6 +32,10 @@ if command -v flock >/dev/null; then
 fi
 echo "Installing the Rucio server into $VENV (log: $LOG)" >&2
 : >"$LOG"
-[ -x "$VENV/bin/python" ] || quietly "$PYTHON" -m venv "$VENV"
+# bin/pip, not bin/python: a venv that failed at ensurepip leaves bin/python behind; re-running venv fixes it.
+if [ ! -x "$VENV/bin/pip" ] && ! "$PYTHON" -m venv "$VENV" >>"$LOG" 2>&1; then
+  pkg=$("$PYTHON" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')
+  tail -5 "$LOG" >&2; echo "could not create $VENV; on Debian/Ubuntu: apt-get install $pkg" >&2; exit 1
+fi
 quietly "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input "${PACKAGES[@]}"
 echo "$WANT" >"$STAMP"
