@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, permissions, serializers
+from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -83,6 +83,9 @@ class TokenListApi(generics.ListAPIView):
 
     @extend_schema(request=InputSerializer, responses={201: dict})
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiToken):  # else a token could renew itself past its expiry forever
+            raise exceptions.PermissionDenied("Tokens are made while logged in (the account page or a browser "
+                                              "session), not with another token.")
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         token, secret = ApiToken.issue(user=request.user, name=payload.validated_data["name"],

@@ -113,3 +113,12 @@ def test_a_scripts_calls_record_its_last_use_to_the_minute_not_with_a_write_each
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
     bearer(secret).get("/api/cart/")
     assert timezone.now() - ApiToken.objects.get(pk=token.pk).last_used_at < timedelta(seconds=5)
+
+
+def test_a_token_cannot_make_another_token_so_expiry_cannot_be_outrun():
+    _, secret = ApiToken.issue(user=make_user(), name="leaked")
+
+    response = bearer(secret).post("/api/tokens/", {"name": "renewed"}, format="json")
+
+    assert response.status_code == 403 and "not with another token" in response.json()["detail"]
+    assert ApiToken.objects.count() == 1
