@@ -38,7 +38,7 @@ def facility_probe(*, facility: Facility) -> Facility:
     """Ask the facility's hub who it is and record its health and version."""
     from esap.errors import UserError
     from facilities.hub.client import HubClient
-    from facilities.hub.errors import HubError
+    from facilities.hub.errors import HubError, HubForbidden
     from facilities.hub.transport import RetryPolicy, Timeouts
 
     try:
@@ -46,6 +46,9 @@ def facility_probe(*, facility: Facility) -> Facility:
         client = HubClient(facility.hub_url, str(facility.api_token or ""),
                            timeouts=Timeouts(connect=3, read=10), retry=RetryPolicy(attempts=2, backoff=0.5))
         version = client.info().version
+    except HubForbidden as error:
+        facility_record_probe(facility=facility, healthy=False, message=(
+            f"The hub refused the portal's token (wrong, revoked, or without the read:hub scope): {error}"))
     except (HubError, UserError) as error:
         facility_record_probe(facility=facility, healthy=False, message=str(error))
     else:

@@ -93,9 +93,10 @@ class HubClient:
         return f"HubClient({self.base_url!r})"
 
     def info(self) -> HubInfo:
-        """The hub's version (needs `read:hub`, or any token on older hubs); asked once per client."""
+        """The hub's version, asked once per client. From `/info`, which needs `read:hub`: `/` answers
+        anyone, so a probe through it would call a hub "up" with a revoked or mistyped token."""
         if self._info is None:
-            self._info = HubInfo(version=str(self.http.request("GET", f"{self.api}/").json()["version"]))
+            self._info = HubInfo(version=str(self.http.request("GET", f"{self.api}/info").json()["version"]))
         return self._info
 
     def user_exists(self, user: str) -> bool:

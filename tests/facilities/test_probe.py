@@ -38,3 +38,15 @@ def test_a_hub_url_the_policy_refuses_is_down_without_being_called(settings):
 
     facility.refresh_from_db()
     assert facility.health == Health.DOWN and "not a public address" in facility.health_message
+
+
+@pytest.mark.parametrize("token", ["a-mistyped-token", ""])
+def test_a_hub_that_refuses_the_portals_token_is_down_saying_so(jupyterhub, settings, token):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    facility = make_facility(hub_url=jupyterhub.url, token=token)
+
+    facility_probe(facility=facility)
+
+    facility.refresh_from_db()
+    assert facility.health == Health.DOWN
+    assert "The hub refused the portal's token" in facility.health_message
