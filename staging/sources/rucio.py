@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -51,6 +52,7 @@ POLL_SECONDS = (0.2, 1.0)  # first and longest pause between polls of a rule (th
 STUCK_ADVICE = ("Rucio's rule repairer retries stuck copies by itself; retry the checkout once the data "
                 "lake's operators report the cause fixed.")
 KEEPALIVE_SECONDS = 10.0  # report at least this often while a rule replicates (renews the worker's lease)
+RENEW_MARGIN_SECONDS = 3600  # a reused rule is extended once it lives this much less than a full lifetime
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,11 @@ class RucioOutage(RucioError):
     """Rucio could not be used at all (down, hanging, refusing the portal's login): not the user's doing."""
 
 
+# Rucio exceptions that say Rucio cannot be used, not that it refused one request.
+_OUTAGES = (rucio_errors.CannotAuthenticate, rucio_errors.ServerConnectionException,
+            rucio_errors.DatabaseException)
+
+
 @contextmanager
 def translated_errors(instance: RucioInstance, identifier: str = "") -> Iterator[None]:
     """Rucio's exceptions and network errors as one readable message."""
@@ -130,7 +137,7 @@ def translated_errors(instance: RucioInstance, identifier: str = "") -> Iterator
 
 
 def _reason(error: Exception) -> str:
-    return " ".join(str(arg) for arg in getattr(error, "args", ()) if arg) or type(error).__name__
+    return " ".join(str(arg).strip() for arg in getattr(error, "args", ()) if arg) or type(error).__name__
 
 
 # --- finding datasets -------------------------------------------------------------------------------
@@ -235,7 +242,8 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
     rules = {}
     for ref in refs:
         with _for(ref), translated_errors(instance):
-            rules[ref.identifier] = ensure_rule(client, instance, _did(ref), target.rse_expression)
+            rules[ref.identifier] = ensure_rule(client, instance, _did(ref), target.rse_expression,
+                                                report if target.seen is None else silent)
     if target.seen is None:  # a later look finds the same rules: said already
         report(f"Replication rule(s) {', '.join(rules.values())} to {target.rse_expression}.",
                rules=list(rules.values()))
@@ -257,17 +265,58 @@ def _staging_error(ref: DatasetRef, error: RucioError) -> StagingError:
     return kind(ref.identifier, str(error))
 
 
-def ensure_rule(client: Client, instance: RucioInstance, did: dict[str, str], rse_expression: str) -> str:
+def ensure_rule(client: Client, instance: RucioInstance, did: dict[str, str], rse_expression: str,
+                report: Report = silent) -> str:
     """Our rule for this DID and RSE expression: a new one with the instance's lifetime, or, when Rucio
-    answers DuplicateRule, the one we already have (a retried checkout reuses it)."""
+    answers DuplicateRule, the one we already have (a retried checkout reuses it), extended to live at
+    least that lifetime from now."""
     try:
         return client.add_replication_rule([did], 1, rse_expression, lifetime=instance.rule_lifetime_seconds,
                                            comment=instance.comment)[0]
     except rucio_errors.DuplicateRule:
         for rule in client.list_did_rules(did["scope"], did["name"]):
             if rule["account"] == instance.account and rule["rse_expression"] == rse_expression:
+                keep_for_lifetime(client, instance, rule, report)
                 return rule["id"]
         raise
+
+
+def keep_for_lifetime(client: Client, instance: RucioInstance, rule: dict[str, Any],
+                      report: Report = silent) -> None:
+    """Extend a reused rule to the instance's lifetime from now, never shortening it: otherwise a launch
+    near its end gets data that Rucio may delete while the notebook reads it. A rule Rucio does not let us
+    update is still used; the user is told when its data may go."""
+    lifetime = instance.rule_lifetime_seconds
+    expires_at = _utc(rule.get("expires_at"))
+    wanted = datetime.now(timezone.utc) + timedelta(seconds=lifetime - _renew_margin(lifetime))
+    if expires_at is None or expires_at >= wanted:
+        return
+    try:
+        client.update_replication_rule(rule["id"], {"lifetime": lifetime})
+    except _OUTAGES:
+        raise
+    except rucio_errors.RucioException as error:
+        expiry = f"{expires_at:%Y-%m-%d %H:%M} UTC"
+        LOG.warning("Rucio instance %s did not extend rule %s (%s); it expires at %s",
+                    instance.slug, rule["id"], _reason(error), expiry)
+        report(f"Rucio did not let the portal extend replication rule {rule['id']} ({_reason(error)}): the "
+               f"data may be removed from {rule['rse_expression']} at {expiry}.",
+               rule=rule["id"], expires_at=expires_at.isoformat())
+
+
+def _renew_margin(lifetime: int) -> int:
+    """A rule this close to a full lifetime is left alone: each later look at a parked checkout finds the
+    rule again, and would otherwise update it (or warn) every time."""
+    return min(RENEW_MARGIN_SECONDS, lifetime // 10)
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """rucio-clients gives times as naive UTC datetimes (strings if it could not parse them)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S UTC")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str], *, target: StagingTarget,

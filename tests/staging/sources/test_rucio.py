@@ -4,6 +4,7 @@ import logging
 import time
 import zlib
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from staging.sources import rucio
 from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingPending, StagingTarget
 from tests.servers.rucio.clients import instance_for
 from tests.servers.rucio.faults import HangingSocket, closed_port_url
-from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE
+from tests.servers.rucio.localrucio import FACILITY_RSE, SCOPE, SOURCE_RSE, Login
 
 pytestmark = pytest.mark.rucio
 
@@ -118,6 +119,87 @@ def test_staging_again_reuses_our_rule_instead_of_failing_on_duplicate_rule(ruci
     rules = [r for r in rucio_server.client().list_did_rules(SCOPE, name)
              if r["rse_expression"] == FACILITY_RSE]
     assert len(rules) == 1
+
+
+# --- a reused rule keeps the data for the lake's rule lifetime ----------------------------------------
+
+HOUR = 3600
+
+
+@pytest.fixture(scope="module")
+def rule_admin(rucio_server) -> Login:
+    """A portal account Rucio lets update its own rules: under the test server's generic permission
+    policy only an administrator may (the `esap` account gets AccessDenied)."""
+    login = Login("esap-admin", "esap-admin", "admin-pass-1")
+    root = rucio_server.client()
+    root.add_account(login.account, "USER", "esap-admin@example.org")
+    root.add_identity(login.account, login.username, "USERPASS", "esap-admin@example.org", default=True,
+                      password=login.password)
+    root.add_account_attribute(login.account, "admin", "True")
+    for rse in (SOURCE_RSE, FACILITY_RSE):
+        root.set_local_account_limit(login.account, rse, -1)
+    return login
+
+
+def existing_rule(lake, name: str, *, lifetime: int) -> str:
+    """A rule of the lake's account on the facility, as an earlier checkout left it."""
+    did = {"scope": SCOPE, "name": name}
+    return rucio.connect(lake).add_replication_rule([did], 1, FACILITY_RSE, lifetime=lifetime)[0]
+
+
+def expires_at(rucio_server, rule_id: str) -> datetime:
+    expiry = rucio_server.client().get_replication_rule(rule_id)["expires_at"]
+    return expiry.replace(tzinfo=timezone.utc)
+
+
+def from_now(seconds: float) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+def test_staging_again_extends_our_rule_to_the_lakes_lifetime_from_now(rucio_server, rucio_dataset,
+                                                                      rule_admin):
+    lake = instance_for(rucio_server, rule_admin, rule_lifetime_seconds=2 * HOUR)
+    name, _ = rucio_dataset()
+    rule_id = existing_rule(lake, name, lifetime=300)  # an earlier launch's rule, minutes from its end
+
+    [staged] = rucio.RucioSource(instances=lambda slug: lake).stage(refs(lake, name),
+                                                                   target=rule_target(rucio_server))
+
+    assert staged.details["rule_id"] == rule_id
+    assert abs(expires_at(rucio_server, rule_id) - from_now(2 * HOUR)) < timedelta(minutes=1)
+
+
+def test_staging_again_never_shortens_a_rule_that_lives_longer_than_the_lakes_lifetime(
+        rucio_server, rucio_dataset, rule_admin):
+    lake = instance_for(rucio_server, rule_admin, rule_lifetime_seconds=2 * HOUR)
+    name, _ = rucio_dataset()
+    rule_id = existing_rule(lake, name, lifetime=30 * 24 * HOUR)
+    before = expires_at(rucio_server, rule_id)
+    progress = Recorder()
+
+    rucio.RucioSource(instances=lambda slug: lake).stage(refs(lake, name), target=rule_target(rucio_server),
+                                                         report=progress)
+
+    assert expires_at(rucio_server, rule_id) == before
+    assert not any("may be removed" in message for message, _, _ in progress)
+
+
+def test_a_rule_rucio_refuses_to_extend_is_still_used_and_the_user_told_when_its_data_may_go(
+        rucio_server, rucio_dataset):
+    lake = instance_for(rucio_server, rucio_server.portal, rule_lifetime_seconds=2 * HOUR)
+    name, _ = rucio_dataset()
+    rule_id = existing_rule(lake, name, lifetime=300)
+    expiry = expires_at(rucio_server, rule_id)
+    progress = Recorder()
+
+    [staged] = rucio.RucioSource(instances=lambda slug: lake).stage(
+        refs(lake, name), target=rule_target(rucio_server), report=progress)
+
+    assert staged.details["rule_id"] == rule_id and Path(staged.location).is_file()
+    [(message, _, data)] = [event for event in progress if "may be removed" in event[0]]
+    assert f"at {expiry:%Y-%m-%d %H:%M} UTC" in message and rule_id in message
+    assert data == {"rule": rule_id, "expires_at": expiry.isoformat()}
+    assert expires_at(rucio_server, rule_id) == expiry
 
 
 def test_a_rule_still_copying_when_the_run_may_wait_no_longer_is_left_to_a_later_run(rucio_server, lake, source,
