@@ -110,6 +110,14 @@ EMAIL_TIMEOUT = env_int("ESAP_EMAIL_TIMEOUT_SECONDS", 10)
 DEFAULT_FROM_EMAIL = env("ESAP_EMAIL_FROM", "esap <esap@localhost>")
 # Where users reach the portal, for links in e-mails (no request to build them from there).
 ESAP_PUBLIC_URL = env("ESAP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Behind the TLS-terminating proxy of docker/README.md: requests count as https when the proxy says so
+# (X-Forwarded-Proto), so that the identity provider is given the https callback address it registered;
+# cookies go over https only once the portal's public address is https.
+if env_bool("ESAP_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if ESAP_PUBLIC_URL.startswith("https://"):
+    ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 # A launch that ends this long after the user started (or retried) it is told by e-mail: they have
 # likely stopped watching its page. 0 tells every end.
 ESAP_NOTIFY_AFTER_SECONDS = env_int("ESAP_NOTIFY_AFTER_SECONDS", 300)

@@ -45,3 +45,27 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme():
 
     assert len(read) > 40
     assert sorted(name for name in read if f"`{name}`" not in table) == []
+
+
+def settings_under(environ: dict[str, str]) -> dict:
+    """The settings a fresh process reads from this environment."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, django; from django.conf import settings; django.setup(); print(json.dumps({name: "
+             "getattr(settings, name, None) for name in ('SECURE_PROXY_SSL_HEADER', 'SESSION_COOKIE_SECURE', "
+             "'CSRF_COOKIE_SECURE', 'ACCOUNT_DEFAULT_HTTP_PROTOCOL')}))")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "esap.settings", **environ}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2], check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_behind_a_tls_proxy_with_an_https_address_requests_and_cookies_are_https():
+    behind = settings_under({"ESAP_BEHIND_TLS_PROXY": "true", "ESAP_PUBLIC_URL": "https://esap.example.org"})
+    local = settings_under({"ESAP_BEHIND_TLS_PROXY": "false", "ESAP_PUBLIC_URL": "http://127.0.0.1:8000"})
+
+    assert behind == {"SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"], "SESSION_COOKIE_SECURE": True,
+                      "CSRF_COOKIE_SECURE": True, "ACCOUNT_DEFAULT_HTTP_PROTOCOL": "https"}
+    assert local["SECURE_PROXY_SSL_HEADER"] is None and local["SESSION_COOKIE_SECURE"] is False

@@ -38,6 +38,16 @@ def test_login_goes_to_the_idp_with_pkce(idp):
     assert set(query["scope"][0].split()) == {"openid", "profile", "email", "groups"}
 
 
+def test_behind_a_tls_proxy_the_idp_is_given_the_https_callback_it_registered(idp, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLOWED_HOSTS = ["esap.example.org"]
+    proxied = Client(HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="esap.example.org")
+
+    query = parse_qs(urlsplit(identity.start_login(proxied)).query)
+
+    assert query["redirect_uri"] == [f"https://esap.example.org/accounts/oidc/{PROVIDER_ID}/login/callback/"]
+
+
 def test_first_login_creates_the_user_with_the_groups_the_idp_asserts(idp):
     client = Client()
     response = identity.login(client, "alice", "alice-pass-1", next_path="/cart/")
