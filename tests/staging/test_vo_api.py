@@ -188,3 +188,25 @@ def test_anonymous_visitors_can_search_but_not_add(client, tap):
     refused = client.post("/vo/add/", {"service": "fixture-tap", "publisher_did": FIELD_A_V})
     assert refused.status_code == 302 and "/accounts/login/" in refused["Location"]
     assert not Dataset.objects.filter(source="vo").exists()
+
+
+def test_only_web_addresses_from_a_remote_archive_become_links():
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    rows = [SimpleNamespace(title=f"row {n}", publisher_did=f"ivo://x?{n}", access_url=url, ra=None)
+            for n, url in enumerate(["javascript:alert(document.cookie)", " JavaScript:alert(1)",
+                                     "data:text/html,<script>x</script>", "https://archive.example.org/a.fits"])]
+    request = RequestFactory().get("/vo/")
+    request.user = AnonymousUser()
+    result = SimpleNamespace(page=SimpleNamespace(rows=rows, page=1), service=SimpleNamespace(slug="remote"))
+
+    html = render_to_string("staging/vo.html", {"services": [], "params": {}, "slug": "remote", "result": result,
+                                                "registry": None, "error": "", "query_string": ""}, request=request)
+
+    assert html.count('rel="noopener noreferrer">Open</a>') == 1
+    assert 'href="https://archive.example.org/a.fits"' in html
+    assert "javascript:" not in html.lower() and "data:text/html" not in html
