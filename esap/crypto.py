@@ -4,6 +4,7 @@ Keys come from ESAP_FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys; the firs
 so a key can be rotated). Without it a key is derived from SECRET_KEY, which suits the embedded default.
 """
 import base64
+import logging
 from functools import lru_cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import models
 
+log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
@@ -49,8 +51,26 @@ def rotate(token: str) -> str:
 class Secret(str):
     """A decrypted secret whose repr never shows the value (it may end up in logs or tracebacks)."""
 
+    readable = True
+
     def __repr__(self) -> str:
         return "Secret('********')" if self else "Secret('')"
+
+
+class UnreadableSecret(Secret):
+    """A stored secret none of the configured keys decrypts (a key was dropped too early): empty, so
+    nothing uses it, and marked, so that what needs it can say why it is missing. Saved again, it writes
+    back the ciphertext it was read from, so restoring the key still recovers it."""
+
+    readable = False
+
+    def __new__(cls, stored: str) -> "UnreadableSecret":
+        secret = super().__new__(cls, "")
+        secret.stored = stored
+        return secret
+
+    def __repr__(self) -> str:
+        return "UnreadableSecret()"
 
 
 class EncryptedTextField(models.TextField):
@@ -59,7 +79,12 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Secret | None:
         if value is None:
             return None
-        return Secret(decrypt(value) if value else "")
+        try:
+            return Secret(decrypt(value) if value else "")
+        except ValueError:
+            # One unreadable row must not take every page listing its table down with it.
+            log.error("crypto: a stored %s cannot be decrypted with the configured keys", self)
+            return UnreadableSecret(value)
 
     def to_python(self, value: Any) -> Any:
         return value if value is None or isinstance(value, Secret) else Secret(value)
@@ -67,4 +92,6 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value: Any) -> str | None:
         if value is None:
             return None
+        if isinstance(value, UnreadableSecret):
+            return value.stored
         return encrypt(str(value)) if value else ""

@@ -22,6 +22,9 @@ MESSAGES: dict[str, str] = {
     "checkout.no_server": "Only a ready launch has a server to fetch its notebook from (this one is {state}).",
     "checkout.stale_state": "The checkout moved on to {actual} while {expected} was expected.",
     "facility.no_token": "Facility {facility!r} has no API token configured; an operator must add one.",
+    "facility.token_unreadable": "Facility {facility!r} has a stored API token the portal can no longer decrypt "
+                                 "(its key was removed from ESAP_FIELD_ENCRYPTION_KEYS); an operator must enter "
+                                 "the token again or restore the key.",
     "facility.unavailable": "The facility's JupyterHub could not be reached: {detail}",
     "facility.forbidden": "The facility's JupyterHub refused the portal: {detail}",
     "facility.rejected": "The facility's JupyterHub rejected the request: {detail}",

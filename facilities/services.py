@@ -41,6 +41,11 @@ def facility_probe(*, facility: Facility) -> Facility:
     from facilities.hub.errors import HubError, HubForbidden
     from facilities.hub.transport import RetryPolicy, Timeouts
 
+    if not getattr(facility.api_token, "readable", True):
+        facility_record_probe(facility=facility, healthy=False, message=(
+            "The stored token cannot be decrypted with the configured keys (ESAP_FIELD_ENCRYPTION_KEYS): "
+            "enter it again or restore the key."))
+        return facility
     try:
         check_outbound_url(facility.hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
         client = HubClient(facility.hub_url, str(facility.api_token or ""),

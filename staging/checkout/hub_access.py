@@ -16,6 +16,8 @@ SERVER_TOKEN_SECONDS = 900
 
 
 def client_for(facility: Facility) -> HubClient:
+    if not getattr(facility.api_token, "readable", True):
+        raise ServiceError("facility.token_unreadable", facility=facility.slug)
     if not facility.api_token:
         raise UserError("facility.no_token", facility=facility.slug)
     check_outbound_url(facility.hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)

@@ -63,3 +63,30 @@ def test_the_rotation_command_moves_every_secret_to_the_new_key(settings, capsys
     assert model.objects.get(pk=second.pk).api_token == "token-two"
     assert model.objects.get(pk=untouched.pk).api_token == ""
     assert "Re-encrypted 2 secret(s)" in capsys.readouterr().out
+
+
+def test_a_token_whose_key_was_dropped_makes_only_that_facility_unusable_and_says_why(settings, client):
+    from esap.errors import ServiceError
+    from facilities.models import Facility, Health
+    from facilities.services import facility_probe
+    from staging.checkout.hub_access import client_for
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    orphaned = make_facility("orphaned", token="token-under-a-dropped-key")
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    make_facility("healthy", token="token-under-the-current-key")
+
+    listed = client.get("/api/facilities/")
+    facility = Facility.objects.get(slug="orphaned")
+
+    assert listed.status_code == 200 and listed.json()["count"] == 2
+    assert client.get("/facilities/orphaned/").status_code == 200
+    with pytest.raises(ServiceError, match="can no longer decrypt"):
+        client_for(facility)
+    facility_probe(facility=facility)
+    assert Facility.objects.get(pk=orphaned.pk).health == Health.DOWN
+    assert "cannot be decrypted" in Facility.objects.get(pk=orphaned.pk).health_message
+    assert "token-under" not in repr(facility.api_token)
+    ciphertext = stored_token(facility)
+    facility.save()  # an operator's edit of something else keeps what a restored key would read
+    assert stored_token(facility) == ciphertext != ""
