@@ -73,12 +73,18 @@ def read_notebook_info(notebook: dict) -> NotebookInfo:
     kernelspec = metadata.get("kernelspec") or {}
     language_info = metadata.get("language_info") or {}
     title, description = describe(notebook.get("cells") or [])
+    language = kernelspec.get("language") or language_info.get("name") or "python"
     cell = parameters_cell(notebook)
+    if cell and str(language).lower() != "python":
+        # Injected values are written as Python literals; in another language they would be code that
+        # does not parse, or worse. Without the tag the notebook launches as it is.
+        raise ParameterCellError(f"this {language} notebook has a cell tagged 'parameters': values are injected "
+                                 "into Python notebooks only; remove the tag to launch it without them")
     return NotebookInfo(
         title=title,
         description=description,
         kernel_name=kernelspec.get("name") or "python3",
-        language=kernelspec.get("language") or language_info.get("name") or "python",
+        language=language,
         parameters=parse_parameters(cell_source(cell)) if cell else (),
     )
 

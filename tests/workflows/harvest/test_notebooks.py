@@ -214,6 +214,14 @@ def test_a_parameter_cell_error_is_a_notebook_error():
     assert issubclass(ParameterCellError, NotebookError) and issubclass(NotebookError, ValueError)
 
 
+def test_a_notebook_in_another_language_is_refused_only_if_it_asks_for_parameters():
+    r_kernel = {"name": "ir", "display_name": "R", "language": "R"}
+
+    with pytest.raises(ParameterCellError, match="this R notebook has a cell tagged 'parameters'.* Python notebooks only"):
+        read_notebook_info(notebook_of(parameters('datasets <- c("a.csv")'), kernelspec=r_kernel))
+    assert read_notebook_info(notebook_of(new_code_cell("summary(cars)"), kernelspec=r_kernel)).parameters == ()
+
+
 def test_reading_info_reports_a_bad_parameters_cell():
     with pytest.raises(ParameterCellError, match="line 1: an import"):
         read_notebook_info(notebook_of(parameters("import os")))
