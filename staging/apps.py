@@ -6,12 +6,9 @@ class StagingConfig(AppConfig):
     verbose_name = "Datasets, carts and checkouts"
 
     def ready(self) -> None:
-        from django.conf import settings
-
-        from esap.http import check_outbound_url
         from staging.datalakes import register_source
         from staging.sources import local, vo_staging  # noqa: F401  (registers the built-in and VO sources)
+        from staging.vo_services import vo_url_policy
 
         register_source()
-        vo_staging.vo_source.url_policy = lambda url: check_outbound_url(
-            url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+        vo_staging.vo_source.url_policy = vo_url_policy

@@ -2,14 +2,18 @@
 
 All VO traffic goes through the adapter (staging.sources.vo); this module turns its errors into the portal's
 (UserError "vo.query", ServiceError "vo.unavailable") and never holds a database transaction across a call
-to a VO service.
+to a VO service. Every request a search sends passes the portal's outbound-URL policy first (`vo_url_policy`):
+the service's URL is the operator's, but the URLs pyvo follows from there (redirects, async job and result
+URLs) are the remote service's, and searches run in the web process.
 """
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from esap.errors import ServiceError, UserError
+from esap.http import check_outbound_url
 from staging import services
 from staging.models import CartItem, VOService
 from staging.sources import vo
@@ -22,6 +26,11 @@ class VOSearchResult:
     service: VOService
     query: vo.ObsCoreQuery
     page: vo.ObsCorePage
+
+
+def vo_url_policy(url: str) -> str:
+    """The SSRF guard of every VO request: searches here, DataLink and downloads at checkout (apps.py)."""
+    return check_outbound_url(url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
 
 
 def vo_service_list(*, kind: str = "") -> QuerySet[VOService]:
@@ -47,9 +56,10 @@ def vo_search(*, service: VOService, params: dict[str, Any], page: int = 1,
     query = vo_query_parse(params=params)
     with _translated(service):
         if service.kind == VOService.Kind.TAP:
-            found = vo.obscore_search(service.url, query, page=page, page_size=page_size)
+            found = vo.obscore_search(service.url, query, page=page, page_size=page_size,
+                                      url_policy=vo_url_policy)
         elif service.kind == VOService.Kind.SIA2:
-            found = vo.sia2_search(service.url, query, maxrec=SIA2_MAXREC)
+            found = vo.sia2_search(service.url, query, maxrec=SIA2_MAXREC, url_policy=vo_url_policy)
         else:
             raise UserError("vo.not_searchable", service=service.name, kind="registry",
                             detail="search it for services instead.")
@@ -61,7 +71,8 @@ def vo_registry_search(*, service: VOService, keywords: str, servicetype: str) -
         raise UserError("vo.not_searchable", service=service.name, kind=service.get_kind_display(),
                         detail="only registries can be searched for services.")
     with _translated(service):
-        return vo.registry_search(service.url, keywords=keywords, servicetype=servicetype)
+        return vo.registry_search(service.url, keywords=keywords, servicetype=servicetype,
+                                  url_policy=vo_url_policy)
 
 
 def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[str, Any]) -> CartItem:
@@ -73,7 +84,7 @@ def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[st
     query = vo_query_parse(params=params)
     reread = vo.obscore_rows if service.kind == VOService.Kind.TAP else vo.sia2_rows
     with _translated(service):
-        found = reread(service.url, [publisher_did])
+        found = reread(service.url, [publisher_did], url_policy=vo_url_policy)
     if not found.rows:
         raise UserError("vo.not_found", service=service.name, identifier=publisher_did)
     record = vo.dataset_record(service_url=service.url, service_name=service.name, query=query,
@@ -94,4 +105,7 @@ class _translated:
             raise UserError("vo.query", detail=str(error)) from error
         if isinstance(error, vo.VOServiceError):
             raise ServiceError("vo.unavailable", service=self.service.name, detail=str(error)) from error
+        if isinstance(error, vo.URLRefused):
+            raise ServiceError("vo.unavailable", service=self.service.name,
+                               detail=f"it (or a URL it led to) may not be called: {error}") from error
         return False

@@ -5,6 +5,9 @@ Searches ObsCore tables over TAP (position, radius, band, time, collection, keyw
 OFFSET, async above a size threshold), SIA2 services and RegTAP registries, and resolves DataLink `#this`
 links (batched) into concrete access URLs. Staging at checkout, on top of this, is vo_staging.py.
 ADQL is built only from validated numbers and pyvo's SQL literal escaping, never by pasting user text.
+Every call to a service takes `url_policy` (the portal's SSRF guard) and sends nothing it refuses
+(URLRefused instead): neither the service's own URL nor a URL the service names (a redirect, an async job,
+its results).
 No Django here: plain values in, dataclasses out. pyvo (and astropy behind it) is imported on first use:
 it costs about a second of start-up that every portal process and worker would otherwise pay.
 """
@@ -80,31 +83,34 @@ class RegistryRecord:
 
 
 def obscore_search(tap_url: str, query: ObsCoreQuery, *, page: int = 1, page_size: int = 50,
-                   async_threshold: int = ASYNC_THRESHOLD, timeout: float = TIMEOUT) -> ObsCorePage:
+                   async_threshold: int = ASYNC_THRESHOLD, timeout: float = TIMEOUT,
+                   url_policy: UrlPolicy | None = None) -> ObsCorePage:
     """One page of ObsCore rows, ordered by publisher DID; asks for one row more to know if a next exists."""
     if not 1 <= page_size <= MAX_PAGE_SIZE or page < 1:
         raise VOQueryError(f"page must be 1 or more and page_size from 1 to {MAX_PAGE_SIZE}.")
     adql = query.adql(limit=page_size + 1, offset=(page - 1) * page_size)
     result, job_url = _run_tap(tap_url, adql, run_async=page_size >= async_threshold, timeout=timeout,
-                               maxrec=page_size + 1)
+                               url_policy=url_policy, maxrec=page_size + 1)
     rows = [_row(record) for record in result]
     return ObsCorePage(rows[:page_size], page, page_size, len(rows) > page_size, adql, _datalink_url(result),
                        job_url)
 
 
-def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
+def obscore_rows(tap_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT,
+                 url_policy: UrlPolicy | None = None) -> ObsCorePage:
     """The service's current rows for these identifiers (the cart trusts the service, not the browser)."""
     from pyvo.registry.rtcons import make_sql_literal
 
     listed = ", ".join(make_sql_literal(clean_text("publisher_did", did)) for did in publisher_dids)
     adql = f"SELECT {', '.join(COLUMNS)} FROM ivoa.obscore WHERE obs_publisher_did IN ({listed})"
-    result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout, maxrec=max(len(publisher_dids), 1))
+    result, _ = _run_tap(tap_url, adql, run_async=False, timeout=timeout, url_policy=url_policy,
+                         maxrec=max(len(publisher_dids), 1))
     rows = [_row(record) for record in result]
     return ObsCorePage(rows, 1, max(len(rows), 1), False, adql, _datalink_url(result))
 
 
-def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
-                timeout: float = TIMEOUT) -> ObsCorePage:
+def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100, timeout: float = TIMEOUT,
+                url_policy: UrlPolicy | None = None) -> ObsCorePage:
     """Images through SIA2 (its answers are ObsCore rows), one page of at most `maxrec`. Keywords are not
     part of SIA2 and are refused."""
     if query.keywords:
@@ -121,27 +127,30 @@ def sia2_search(sia2_url: str, query: ObsCoreQuery, *, maxrec: int = 100,
         arguments["time"] = (Time(low, format="mjd"), Time(high, format="mjd"))
     if query.collection:
         arguments["collection"] = query.collection
-    return _sia2(sia2_url, arguments, timeout)
+    return _sia2(sia2_url, arguments, timeout, url_policy)
 
 
-def sia2_rows(sia2_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT) -> ObsCorePage:
+def sia2_rows(sia2_url: str, publisher_dids: list[str], *, timeout: float = TIMEOUT,
+              url_policy: UrlPolicy | None = None) -> ObsCorePage:
     """The SIA2 service's current rows for these identifiers (SIA2's ID parameter)."""
     ids = [clean_text("publisher_did", did) for did in publisher_dids]
-    return _sia2(sia2_url, {"publisher_did": ids, "maxrec": max(len(ids), 1)}, timeout)
+    return _sia2(sia2_url, {"publisher_did": ids, "maxrec": max(len(ids), 1)}, timeout, url_policy)
 
 
-def _sia2(sia2_url: str, arguments: dict[str, Any], timeout: float) -> ObsCorePage:
+def _sia2(sia2_url: str, arguments: dict[str, Any], timeout: float,
+          url_policy: UrlPolicy | None) -> ObsCorePage:
     import pyvo
 
-    with _translated(sia2_url):
-        service = pyvo.dal.SIA2Service(sia2_url, session=http_session(timeout), check_baseurl=False)
+    session = http_session(timeout, url_policy)
+    with _translated(sia2_url, session):
+        service = pyvo.dal.SIA2Service(sia2_url, session=session, check_baseurl=False)
         result = service.search(**arguments)
         rows = [_row(record) for record in result]
         return ObsCorePage(rows, 1, max(len(rows), 1), False, adql="", datalink_url=_datalink_url(result))
 
 
 def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "tap", maxrec: int = 100,
-                    timeout: float = TIMEOUT) -> list[RegistryRecord]:
+                    timeout: float = TIMEOUT, url_policy: UrlPolicy | None = None) -> list[RegistryRecord]:
     """TAP or SIA2 services a RegTAP registry knows, by keywords. pyvo builds the RegTAP query; it runs
     against the registry given here, not pyvo's process-wide default."""
     import pyvo
@@ -152,8 +161,8 @@ def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "
     constraints: list[Any] = [pyvo.registry.Servicetype(servicetype)]
     if words := clean_text("keywords", keywords).split():
         constraints.append(pyvo.registry.Freetext(*words))
-    with _translated(regtap_url):
-        session = http_session(timeout)
+    session = http_session(timeout, url_policy)
+    with _translated(regtap_url, session):
         service = pyvo.dal.TAPService(regtap_url, session=session)
         adql = regtap.get_RegTAP_query(*constraints, service=service)
         found = regtap.RegistryQuery(regtap_url, adql, maxrec=maxrec, session=session).execute()
@@ -188,7 +197,7 @@ def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[s
     import pyvo
 
     answered: set[str] = set()
-    with _translated(datalink_url):
+    with _translated(datalink_url, session):
         links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=session).execute()
         for link in links:
             identifier = str(link["ID"])
@@ -216,14 +225,15 @@ def dataset_record(*, service_url: str, query: ObsCoreQuery, row: ObsCoreRow, da
     )
 
 
-def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float,
-             maxrec: int | None = None) -> tuple[Any, str]:
+def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float, maxrec: int | None = None,
+             url_policy: UrlPolicy | None = None) -> tuple[Any, str]:
     """The result, and the URL of the UWS job that produced it ("" when run synchronously). `maxrec` is
     sent too, so a service's lower default row limit cannot cut a page short."""
     import pyvo
 
-    with _translated(tap_url):
-        service = pyvo.dal.TAPService(tap_url, session=http_session(timeout))
+    session = http_session(timeout, url_policy)
+    with _translated(tap_url, session):
+        service = pyvo.dal.TAPService(tap_url, session=session)
         if not run_async:
             return service.run_sync(adql, maxrec=maxrec), ""
         job = service.submit_job(adql, maxrec=maxrec)
@@ -238,8 +248,8 @@ def _run_tap(tap_url: str, adql: str, *, run_async: bool, timeout: float,
 class _translated:
     """pyvo's and requests' exceptions, sorted into "fix your query" and "the service failed"."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, session: requests.Session) -> None:
+        self.url, self.session = url, session
 
     def __enter__(self) -> None:
         return None
@@ -250,8 +260,9 @@ class _translated:
 
         if error is None or isinstance(error, (VOQueryError, VOServiceError, StagingError, URLRefused)):
             return False
-        if isinstance(getattr(error, "cause", None), URLRefused):  # pyvo wraps whatever its session raised
-            raise error.cause
+        # pyvo rewraps, or swallows (VOSI endpoints), what the session raised: a refusal is the true cause
+        if refused := getattr(self.session, "refused", None):
+            raise refused
         if isinstance(error, DALQueryError) and not isinstance(error, DALFormatError):
             raise VOQueryError(f"The service rejected the query: {error_reason(error)}") from error
         if _is_transport(error):
@@ -298,6 +309,7 @@ class _VettedSession(requests.Session):
         super().__init__()
         self.timeout, self.url_policy = timeout, url_policy
         self.max_redirects = MAX_REDIRECTS
+        self.refused: URLRefused | None = None
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
@@ -308,7 +320,8 @@ class _VettedSession(requests.Session):
             try:
                 self.url_policy(request.url or "")
             except Exception as error:  # the policy's own error type is the portal's business
-                raise URLRefused(str(error)) from error
+                self.refused = URLRefused(str(error))
+                raise self.refused from error
         return super().send(request, **kwargs)
 
 

@@ -1,14 +1,18 @@
 """Searching VO services from the portal (REST and page) against the real DaCHS fixture, adding results to
 the cart, and each fault answered with a clear error while the cart stays intact."""
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from django.test import Client
 
+from staging import vo_services
 from staging.models import CartItem, Dataset, VOService
 from staging.selectors import cart_for
 from tests.factories import make_dataset
 from tests.servers.vo.fakes import FakeMalformedVOTableServer
+from tests.staging.sources.test_vo_staging import ARCHIVE_HOST, INTERNAL_HOST, Site, archive_only, redirect
 
 pytestmark = [pytest.mark.django_db, pytest.mark.vo]
 
@@ -210,3 +214,62 @@ def test_only_web_addresses_from_a_remote_archive_become_links():
     assert html.count('rel="noopener noreferrer">Open</a>') == 1
     assert 'href="https://archive.example.org/a.fits"' in html
     assert "javascript:" not in html.lower() and "data:text/html" not in html
+
+
+# --- a search service cannot steer the portal's web process (outbound-URL policy) ------------------------
+
+@dataclass
+class Steering:
+    internal: Site
+    refused_url: str
+
+
+@pytest.fixture
+def steering(monkeypatch) -> Iterator[Steering]:
+    """TAP service "Steering" on the "archive" (127.0.0.1) sends every query, sync or async, on to the
+    recording "internal" server (127.0.0.2), which test_vo_staging.py's policy refuses."""
+    internal = Site(INTERNAL_HOST)
+    refused_url = f"{internal.url}/latest/meta-data"
+    archive = Site(ARCHIVE_HOST, {"/tap/sync": redirect(refused_url),
+                                  "/tap/async": (303, {"Location": refused_url}, b"")})
+    monkeypatch.setattr(vo_services, "vo_url_policy", archive_only)
+    VOService.objects.create(name="Steering", slug="steering", kind="tap", url=f"{archive.url}/tap")
+    yield Steering(internal, refused_url)
+    archive.close()
+    internal.close()
+
+
+def test_fault_a_service_steering_a_search_to_a_refused_address_is_a_503_naming_it(api, alice, steering):
+    kept = _cart_with_one_dataset(alice)
+    sync = api.get("/api/vo/services/steering/search/")
+    run_async = api.get("/api/vo/services/steering/search/", {"page_size": vo_services.vo.ASYNC_THRESHOLD})
+    add = api.post("/api/vo/services/steering/cart/", {"publisher_did": FIELD_A_V}, format="json")
+    for answer in (sync, run_async, add):
+        assert answer.status_code == 503
+        assert answer.json() == {"error": "vo.unavailable", "detail": (
+            f"The VO service 'Steering' failed: it (or a URL it led to) may not be called: "
+            f"{steering.refused_url} is not a public address")}
+    assert steering.internal.requests == []
+    assert _cart(alice) == kept
+
+
+def test_page_shows_a_search_steered_to_a_refused_address_as_a_form_error(browser_client, steering):
+    page = browser_client.get("/vo/", {"service": "steering"})
+    assert page.status_code == 400
+    assert f"may not be called: {steering.refused_url} is not a public address".encode() in page.content
+    assert steering.internal.requests == []
+
+
+@pytest.mark.parametrize("kind, endpoint", [("tap", "search"), ("sia2", "search"), ("registry", "registry")])
+def test_the_portal_vets_search_services_with_its_ssrf_guard(settings, api, kind, endpoint):
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    archive = Site(ARCHIVE_HOST)
+    VOService.objects.create(name="Loopback", slug="loopback", kind=kind, url=f"{archive.url}/{kind}")
+    try:
+        answer = api.get(f"/api/vo/services/loopback/{endpoint}/")
+    finally:
+        archive.close()
+    assert answer.status_code == 503 and answer.json()["error"] == "vo.unavailable"
+    assert "may not be called: The URL " in answer.json()["detail"]
+    assert "127.0.0.1 is not a public address" in answer.json()["detail"]
+    assert archive.requests == []

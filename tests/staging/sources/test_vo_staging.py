@@ -24,21 +24,25 @@ Route = tuple[int, dict[str, str], bytes]
 
 
 class Site:
-    """A loopback web server answering each path (query string ignored) from `routes`; 404 otherwise."""
+    """A loopback web server answering each path (query string ignored, any method) from `routes`; 404
+    otherwise. `requests` records a GET as its path, other methods as e.g. "POST /tap/async"."""
 
     def __init__(self, host: str, routes: dict[str, Route] | None = None) -> None:
         self.routes, self.requests = routes or {}, []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                site.requests.append(self.path)
+            def answer(self) -> None:
+                site.requests.append(self.path if self.command == "GET" else f"{self.command} {self.path}")
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, headers, body = site.routes.get(urlsplit(self.path).path, (404, {}, b""))
                 self.send_response(status)
                 for name, value in {**headers, "Content-Length": str(len(body))}.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = answer
 
             def log_message(self, *args) -> None:
                 pass
