@@ -4,6 +4,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 
 from esap import crypto
+from staging.models import DataLake
 from tests.factories import make_facility
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +54,8 @@ def test_the_rotation_command_moves_every_secret_to_the_new_key(settings, capsys
     settings.FIELD_ENCRYPTION_KEYS = [old_key]
     first, second = make_facility(token="token-one"), make_facility(token="token-two")
     untouched = make_facility(token="")
+    lake = DataLake.objects.create(slug="lake", name="Lake", server_url="https://rucio.example.org",
+                                   account="esap", username="esap", password="rucio-password")
 
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
     call_command("rotate_secrets")
@@ -62,7 +65,15 @@ def test_the_rotation_command_moves_every_secret_to_the_new_key(settings, capsys
     assert model.objects.get(pk=first.pk).api_token == "token-one"
     assert model.objects.get(pk=second.pk).api_token == "token-two"
     assert model.objects.get(pk=untouched.pk).api_token == ""
-    assert "Re-encrypted 2 secret(s)" in capsys.readouterr().out
+    assert lake.__class__.objects.get(pk=lake.pk).password == "rucio-password"
+    assert "Re-encrypted 3 secret(s)" in capsys.readouterr().out
+
+
+def test_every_encrypted_field_is_rotated():
+    from esap.management.commands.rotate_secrets import encrypted_columns
+
+    assert {(table, column) for table, _, column in encrypted_columns()} >= {
+        ("facilities_facility", "api_token"), ("staging_datalake", "password")}
 
 
 def test_a_token_whose_key_was_dropped_makes_only_that_facility_unusable_and_says_why(settings, client):
