@@ -39,6 +39,18 @@ class FacilityAdmin(admin.ModelAdmin):
     filter_horizontal = ["groups"]
     actions = ["probe"]
 
+    def get_deleted_objects(self, objs, request):
+        """Django's refusal page lists launches still running or ready on the facilities: deleted under
+        them, their servers would run on with nobody able to stop them from the portal."""
+        from staging.selectors import live_launches_on
+
+        deleted, counts, permissions, protected = super().get_deleted_objects(objs, request)
+        for facility in objs:
+            for launch in live_launches_on(facility=facility).select_related("user")[:20]:
+                protected.append(f"Launch {launch.pk} of {launch.user} ({launch.state}): it must be stopped, "
+                                 "cancelled or ended first")
+        return deleted, counts, permissions, protected
+
     @admin.action(description="Probe the selected facilities' hubs now")
     def probe(self, request, queryset) -> None:
         for facility in queryset:

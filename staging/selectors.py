@@ -43,3 +43,11 @@ def server_stop_outcome(*, checkout_id) -> bool | None:
 def server_stop_failed(*, checkout: Checkout) -> bool:
     """Whether the last try to stop the launch's server failed (so it may still run: stop again)."""
     return server_stop_outcome(checkout_id=checkout.pk) is False
+
+
+def live_launches_on(*, facility) -> QuerySet[Checkout]:
+    """Launches under way or ready on the facility: their servers need the facility's hub and token to be
+    stopped, so the facility must not be deleted under them."""
+    from staging.checkout.states import STEPS, State
+
+    return Checkout.objects.filter(facility=facility, state__in=[State.CREATED, *STEPS, State.READY])

@@ -60,3 +60,31 @@ def test_admin_refuses_a_hub_url_aimed_at_private_addresses(admin_client_logged_
 def test_workflows_and_datasets_are_editable_in_the_admin(admin_client_logged_in):
     assert admin_client_logged_in.get("/admin/workflows/workflow/add/").status_code == 200
     assert admin_client_logged_in.get("/admin/staging/dataset/add/").status_code == 200
+
+
+def test_a_facility_with_launches_running_or_ready_cannot_be_deleted_until_they_end(admin_client_logged_in):
+    from staging.models import Checkout
+
+    facility = make_facility("busy", hub_url="http://127.0.0.1:8081")
+    launch = Checkout.objects.create(user=make_user(), state="ready", facility=facility, server_name="esap-1")
+    Checkout.objects.create(user=make_user(), state="stopped", facility=facility)
+
+    refused = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+
+    assert refused.status_code == 200 and f"Launch {launch.pk}" in refused.content.decode()
+    assert Facility.objects.filter(pk=facility.pk).exists()
+    Checkout.objects.filter(pk=launch.pk).update(state="stopped")
+    deleted = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302 and not Facility.objects.filter(pk=facility.pk).exists()
+
+
+def test_the_bulk_delete_action_refuses_too(admin_client_logged_in):
+    from staging.models import Checkout
+
+    busy, idle = make_facility("busy-bulk"), make_facility("idle-bulk")
+    Checkout.objects.create(user=make_user(), state="spawning", facility=busy)
+
+    admin_client_logged_in.post("/admin/facilities/facility/", {
+        "action": "delete_selected", "_selected_action": [busy.pk, idle.pk], "post": "yes"})
+
+    assert Facility.objects.filter(pk__in=[busy.pk, idle.pk]).count() == 2
