@@ -48,11 +48,12 @@ def seed_datasets(count: int, *, start: int = 0, batch: int = 5000) -> int:
     return created
 
 
-def seed_workflows(count: int, *, seed: int = 11) -> int:
-    rng = random.Random(seed)
+def seed_workflows(count: int, *, start: int = 0, seed: int = 11) -> int:
+    """`count` synthetic workflows numbered from `start`, so that a second run adds to the first."""
+    rng = random.Random(seed + start)
     notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     rows = []
-    for number in range(count):
+    for number in range(start, start + count):
         title = f"{rng.choice(PRODUCTS).capitalize()} analysis of {rng.choice(TARGETS)} with {rng.choice(INSTRUMENTS)}"
         workflow = Workflow(title=title, slug=f"synthetic-{number}", notebook_path=f"nb/{number}.ipynb",
                             description=f"{rng.choice(QUALIFIERS).capitalize()} pipeline.", notebook=notebook,
@@ -63,8 +64,8 @@ def seed_workflows(count: int, *, seed: int = 11) -> int:
     return count
 
 
-def seed_facilities(count: int) -> int:
-    for number in range(count):
+def seed_facilities(count: int, *, start: int = 0) -> int:
+    for number in range(start, start + count):
         facility = Facility.objects.create(
             name=f"{INSTRUMENTS[number % len(INSTRUMENTS)]} analysis facility {number}",
             slug=f"synthetic-facility-{number}", hub_url=f"https://hub{number}.example.org",

@@ -1,6 +1,7 @@
 """The demo catalogue loads real notebooks and the sample files of the built-in source, idempotently."""
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from facilities.models import Facility
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_load_creates_facilities_workflows_datasets_and_logins(capsys):
-    call_command("demo_load")
-    call_command("demo_load")
+    call_command("demo_load", force=True)
+    call_command("demo_load", force=True)
 
     assert Facility.objects.filter(slug__in=["local", "local-drills", "swan-example"]).count() == 3
     assert Workflow.objects.count() == 4
@@ -40,3 +41,12 @@ def test_local_source_stages_a_file_to_its_absolute_path_and_refuses_escapes():
         local_source.stage([DatasetRef("../../../etc/passwd")], target=target)
     with pytest.raises(StagingError, match="no such file"):
         local_source.stage([DatasetRef("missing.csv")], target=target)
+
+
+def test_the_demo_is_never_loaded_into_a_production_portal_by_mistake(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="passwords are published"):
+        call_command("demo_load")
+    assert not User.objects.filter(username="admin").exists()
