@@ -52,7 +52,11 @@ def launch_link_parse(*, params: QueryDict, user) -> LaunchRequest:
 
 
 @transaction.atomic
-def cart_fill_from_link(*, user, request: LaunchRequest) -> None:
+def cart_fill_from_link(*, user, request: LaunchRequest, replace: bool = True) -> None:
+    """The link's workflow, facility (if it names one) and datasets into the cart; `replace`: instead of
+    the datasets already there, so that launching again from a receipt launches the same thing."""
+    if replace:
+        services.cart_clear_datasets(user=user)
     services.cart_choose_workflow(user=user, workflow_id=request.workflow.pk,
                                   commit_sha=request.version.commit_sha if request.version else "")
     if request.facility:

@@ -53,6 +53,11 @@ def cart_remove_item(*, user, item_id: int) -> None:
 
 
 @transaction.atomic
+def cart_clear_datasets(*, user) -> None:
+    _editable_cart(user).items.all().delete()
+
+
+@transaction.atomic
 def cart_remove_dataset(*, user, dataset_id: int) -> None:
     cart = _editable_cart(user)
     cart.items.filter(dataset_id=dataset_id).delete()

@@ -205,12 +205,16 @@ def launch_link_page(request):
     try:
         launch = launch_links.launch_link_parse(params=params, user=request.user)
         if request.method == "POST":
-            launch_links.cart_fill_from_link(user=request.user, request=launch)
+            launch_links.cart_fill_from_link(user=request.user, request=launch,
+                                             replace=request.POST.get("mode") != "add")
             messages.success(request, "Your cart is filled from the launch link: check it and launch.")
             return redirect("/cart/")
     except UserError as error:
         return render(request, "staging/launch_link.html", {"error": error.message}, status=400)
-    return render(request, "staging/launch_link.html", {"launch": launch, "params": params.lists()})
+    in_cart = selectors.cart_items(cart=selectors.cart_for(user=request.user)).count()
+    return render(request, "staging/launch_link.html", {
+        "launch": launch, "params": [(key, values) for key, values in params.lists() if key != "mode"],
+        "in_cart": in_cart})
 
 
 @login_required

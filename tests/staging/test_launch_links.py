@@ -71,6 +71,25 @@ def test_confirming_fills_the_cart_pinned_to_the_commit_and_launches_nothing(wor
     assert not user.checkouts.exists()
 
 
+@pytest.mark.parametrize("mode, expected", [
+    ("replace", ["lightcurves/crab.csv", "lightcurves/vela.csv"]),
+    ("add", ["lightcurves/crab.csv", "lightcurves/vela.csv", "unrelated.csv"]),
+])
+def test_a_cart_that_holds_datasets_already_is_replaced_by_the_link_unless_the_user_adds(world, mode, expected):
+    from staging import services
+
+    user = make_user()
+    services.cart_add_dataset(user=user, dataset_id=make_dataset("unrelated.csv").pk)
+    client = logged_in(user)
+    target = link(world)
+
+    page = client.get(target).content.decode()
+    client.post(target.split("?")[0], {**dict_of(target), "mode": mode})
+
+    assert "Your cart already holds 1 dataset." in page and 'id="add-launch-link"' in page
+    assert sorted(i.dataset.identifier for i in Cart.objects.get(user=user).items.all()) == expected
+
+
 def dict_of(url: str) -> dict:
     from urllib.parse import parse_qs, urlsplit
     return {key: values for key, values in parse_qs(urlsplit(url).query).items()}
