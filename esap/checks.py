@@ -29,3 +29,15 @@ def signup_is_closed_in_production(app_configs, **kwargs) -> list[Warning]:
                     "as the hub user of that name on facilities without an identity provider.",
                     hint="Turn it off and let accounts come from an identity provider or from operators.",
                     id="esap.W002")]
+
+
+@register()
+def git_is_installed(app_configs, **kwargs) -> list[Warning]:
+    """The worker harvests workflows from Git repositories with git itself."""
+    import shutil
+
+    if shutil.which("git"):
+        return []
+    return [Warning("git is not on the PATH: workflow repositories cannot be harvested here.",
+                    hint="Install git where the Celery worker runs (the docker image has it).",
+                    id="esap.W003")]

@@ -1,7 +1,9 @@
 """Fetching one commit of a Git repository with git itself: shallow, time- and size-limited, no prompts,
-no local or exotic transports. No Django here."""
+no local or exotic transports, no redirects. No Django here."""
 import os
+import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -9,6 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ALLOWED_PROTOCOLS = "http:https:git"
+LOW_SPEED_BYTES_PER_SECOND = 1000
+LOW_SPEED_SECONDS = 30
+# Every git run: no file transport, no hooks, no HTTP redirects (the URL's host is what was checked against
+# the outbound policy; a redirect would take git to a host nobody checked), and a server that stalls
+# mid-transfer is dropped without waiting for the whole time limit.
+CONFIG = ["protocol.file.allow=never", "core.hooksPath=/dev/null", "advice.detachedHead=false",
+          "http.followRedirects=false", f"http.lowSpeedLimit={LOW_SPEED_BYTES_PER_SECOND}",
+          f"http.lowSpeedTime={LOW_SPEED_SECONDS}"]
+# Loosely git check-ref-format: no option-like start, no whitespace or control characters, no range or
+# revision syntax. A full commit SHA passes.
+_BAD_REF = re.compile(r"^-|[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|^/|/$|\.lock$|\.$|//")
 
 
 @dataclass(frozen=True)
@@ -38,29 +51,39 @@ class CloneTimeout(HarvestError):
     code = "harvest.timeout"
 
 
+class BadRef(HarvestError):
+    code = "harvest.bad_ref"
+
+
+class GitMissing(HarvestError):
+    code = "harvest.git_missing"
+
+
 def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = CloneLimits()) -> str:
     """Check out `ref` (branch, tag or commit SHA) of `url` into `destination`; return the commit SHA."""
+    _check_ref(ref)
     destination.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + limits.timeout_seconds
     _git(["init", "--quiet"], destination, deadline, limits)
-    _git(["fetch", "--quiet", "--depth", "1", "--no-tags", url, ref], destination, deadline, limits)
+    _git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, ref], destination, deadline, limits)
     _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], destination, deadline, limits)
     _check_size(destination, limits)
     return _git(["rev-parse", "HEAD"], destination, deadline, limits).strip()
 
 
+def _check_ref(ref: str) -> None:
+    if not ref or _BAD_REF.search(ref):
+        raise BadRef(f"the ref {ref!r} is not a branch, tag or commit name git accepts")
+
+
 def _git(args: list[str], cwd: Path, deadline: float, limits: CloneLimits) -> str:
-    command = ["git", "-c", "protocol.file.allow=never", "-c", "core.hooksPath=/dev/null",
-               "-c", "advice.detachedHead=false", *args]
-    process = subprocess.Popen(command, cwd=cwd, env=_environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = _start(["git", *(part for item in CONFIG for part in ("-c", item)), *args], cwd)
     watcher = _SizeWatcher(process, cwd, limits.max_bytes)
     watcher.start()
     try:
         out, err = process.communicate(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+        _stop(process)
         raise CloneTimeout(f"git {args[0]} took longer than {limits.timeout_seconds:.0f} seconds") from None
     finally:
         watcher.stop()
@@ -69,6 +92,37 @@ def _git(args: list[str], cwd: Path, deadline: float, limits: CloneLimits) -> st
     if process.returncode != 0:
         raise _classify(args[0], err)
     return out
+
+
+def _start(command: list[str], cwd: Path) -> subprocess.Popen:
+    # A session of its own, so that a limit stops git's helpers (git-remote-http, fetch-pack, index-pack)
+    # with it: killed alone, git leaves them transferring and holding its output pipes open.
+    try:
+        return subprocess.Popen(command, cwd=cwd, env=_environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    except FileNotFoundError:
+        raise GitMissing("git is not installed on the worker (no git on its PATH)") from None
+    except OSError as error:
+        raise GitMissing(f"git could not be started on the worker ({error})") from None
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Kill git and its helpers and collect git, without waiting on anything that escaped the group."""
+    _kill_group(process)
+    try:
+        process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        for pipe in (process.stdout, process.stderr):
+            if pipe:
+                pipe.close()
+        process.wait()
 
 
 def _environment() -> dict[str, str]:
@@ -83,6 +137,12 @@ def _classify(step: str, stderr: str) -> HarvestError:
     lowered = text.lower()
     if "couldn't find remote ref" in lowered or "not our ref" in lowered or "no such ref" in lowered:
         return RefNotFound(f"the ref does not exist in the repository ({text})")
+    if re.search(r"returned error: 30\d", lowered):
+        return RepositoryUnreachable("the repository URL redirected elsewhere and the harvester does not "
+                                     f"follow redirects: register the final URL ({text})")
+    if "operation too slow" in lowered:
+        return CloneTimeout(f"the repository sent less than {LOW_SPEED_BYTES_PER_SECOND} bytes a second for "
+                            f"{LOW_SPEED_SECONDS} seconds ({text})")
     if step == "fetch":
         return RepositoryUnreachable(f"git could not fetch from the repository ({text})")
     return HarvestError(f"git {step} failed ({text})")
@@ -118,9 +178,9 @@ class _SizeWatcher:
 
     def _watch(self) -> None:
         while not self._stop.wait(0.1):
-            if _disk_usage(self.root) > self.max_bytes:
+            if self.process.returncode is None and _disk_usage(self.root) > self.max_bytes:
                 self.exceeded = True
-                self.process.kill()
+                _kill_group(self.process)
                 return
 
 

@@ -1,0 +1,131 @@
+"""The harvester's git runs are bounded and cannot be steered: limits stop every git process of a fetch,
+redirects are not followed, refs never reach git as options, and a worker without git says so."""
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from esap.checks import git_is_installed
+from tests.servers.git import GitServer
+from tests.workflows.git_http import GitHttpServer, RedirectingServer, SilentServer, processes_of
+from workflows.harvest import git
+from workflows.models import Repository
+from workflows.services import repository_harvest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def local_git_allowed(settings):
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = True
+
+
+@pytest.fixture
+def repositories():
+    """Repositories to serve over HTTP (GitServer's commit helper; its daemon is not started)."""
+    server = GitServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def harvest_folder(monkeypatch, tmp_path) -> Path:
+    """Where the harvest's temporary checkout goes, so the test can look for processes working in it."""
+    folder = tmp_path / "harvests"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    return folder
+
+
+def harvest(url: str, ref: str = "main") -> Repository:
+    return repository_harvest(repository_id=Repository.objects.create(url=url, ref=ref).pk)
+
+
+def test_an_http_server_that_never_answers_is_given_up_at_the_time_limit_with_every_git_process(
+        settings, harvest_folder):
+    settings.ESAP_GIT_TIMEOUT_SECONDS = 2
+    silent = SilentServer()
+    url = f"{silent.base}/silent.git"
+    started = time.monotonic()
+
+    repository = harvest(url)
+
+    assert repository.status == "failed" and "longer than 2 seconds" in repository.last_error
+    assert time.monotonic() - started < 6
+    assert silent.accepted, "git never reached the server"
+    assert processes_of(url, harvest_folder) == []
+    silent.stop()
+
+
+def test_a_slow_transfer_past_the_size_limit_is_stopped_at_the_limit(settings, repositories):
+    settings.ESAP_GIT_MAX_BYTES = 1024 * 1024
+    repositories.commit("big", {f"data/{i}.bin": os.urandom(64 * 1024) for i in range(128)})  # 8 MiB
+    server = GitHttpServer(repositories.root, bytes_per_second=2 * 1024 * 1024, protocol_v2=False)
+    started = time.monotonic()
+
+    repository = harvest(f"{server.base}/big")
+
+    assert repository.status == "failed" and "larger than 1048576 bytes" in repository.last_error
+    assert server.sent < 4 * 1024 * 1024, f"{server.sent} bytes were sent before the harvest gave up"
+    assert time.monotonic() - started < 3
+    server.stop()
+
+
+def test_a_repository_url_that_redirects_to_another_host_is_not_followed(repositories):
+    repositories.commit("moved", {"crab.ipynb": "{}"})
+    target = GitHttpServer(repositories.root, host="127.0.0.2")
+    redirecting = RedirectingServer(target.base)
+
+    repository = harvest(f"{redirecting.base}/moved")
+
+    assert repository.status == "failed"
+    assert "redirected" in repository.last_error and "register the final URL" in repository.last_error
+    assert redirecting.requests and target.requests == []
+    redirecting.stop()
+    target.stop()
+
+
+@pytest.mark.parametrize("ref", ["--upload-pack=touch /tmp/esap-pwned", "-c", "main branch", "main\n",
+                                 "tab\there", "bell\x07", "main..evil", "", "a\x00b"])
+def test_a_ref_git_could_read_as_an_option_or_a_range_is_refused_before_git_runs(ref, monkeypatch, tmp_path):
+    commands: list[list[str]] = []
+    real_popen = git.subprocess.Popen
+    monkeypatch.setattr(git.subprocess, "Popen", lambda command, **kw: commands.append(command)
+                        or real_popen(command, **kw))
+
+    with pytest.raises(git.HarvestError) as refused:
+        git.fetch_commit("git://127.0.0.1:9/nothing", ref, tmp_path / "repo")
+
+    assert repr(ref) in str(refused.value)
+    assert not any(ref in command for command in commands)
+
+
+@pytest.mark.parametrize("ref", ["main", "v1.0", "release/2024-06", "refs/heads/feature_x", "0" * 40])
+def test_ordinary_branch_tag_and_commit_refs_are_fetched(ref, monkeypatch, tmp_path):
+    commands: list[list[str]] = []
+    monkeypatch.setattr(git, "_git", lambda args, *rest: commands.append(args) or "0" * 40)
+
+    git.fetch_commit("git://127.0.0.1:9/nothing", ref, tmp_path / "repo")
+
+    fetch = next(command for command in commands if command[0] == "fetch")
+    assert fetch[-3:] == ["--", "git://127.0.0.1:9/nothing", ref]
+
+
+def test_without_git_on_the_worker_the_harvest_fails_saying_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(git.HarvestError, match="git is not installed on the worker"):
+        git.fetch_commit("git://127.0.0.1:9/nothing", "main", tmp_path / "repo")
+    repository = harvest("git://127.0.0.1:9/nothing")
+
+    assert repository.status == "failed" and "git is not installed on the worker" in repository.last_error
+
+
+def test_the_deployment_check_warns_when_git_is_missing(monkeypatch, tmp_path):
+    assert git_is_installed(None) == []
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    assert [warning.id for warning in git_is_installed(None)] == ["esap.W003"]
