@@ -60,6 +60,7 @@ class RepositoryOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.CharField()
     ref = serializers.CharField()
+    is_public = serializers.BooleanField()
     status = serializers.CharField()
     commit_sha = serializers.CharField()
     harvested_at = serializers.DateTimeField(allow_null=True)
@@ -73,7 +74,8 @@ class RepositoryOutputSerializer(serializers.Serializer):
 
 
 class RepositoryListApi(generics.ListAPIView):
-    """GET: harvested repositories. POST (operators): register one; it is harvested right away."""
+    """GET: harvested repositories. POST (operators): register one, or one already registered again (its
+    is_public, when given, then applies to it and its workflows); it is harvested right away."""
 
     serializer_class = RepositoryOutputSerializer
     permission_classes = [permissions.IsAdminUser]
@@ -81,7 +83,8 @@ class RepositoryListApi(generics.ListAPIView):
     class InputSerializer(serializers.Serializer):
         url = serializers.CharField(max_length=500)
         ref = serializers.CharField(max_length=200, default="main")
-        is_public = serializers.BooleanField(default=True)
+        # Omitted: a new repository is public, a known one keeps its visibility.
+        is_public = serializers.BooleanField(allow_null=True, default=None)
 
     def get_queryset(self):
         return Repository.objects.order_by("pk")

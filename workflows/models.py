@@ -61,6 +61,8 @@ class Workflow(Searchable):
 
     class Meta:
         ordering = ["title"]
+        constraints = [models.UniqueConstraint(fields=["repository", "notebook_path"],
+                                               name="unique_workflow_per_notebook")]
 
     def __str__(self) -> str:
         return self.title

@@ -16,7 +16,7 @@ from esap.errors import UserError
 from esap.http import check_outbound_url
 from workflows.harvest import git
 from workflows.harvest.notebooks import NotebookInfo, read_notebook_info
-from workflows.harvest.scan import FoundNotebook, scan_repository
+from workflows.harvest.scan import FoundNotebook, ScanResult, scan_repository
 from workflows.models import Repository, Workflow, WorkflowVersion
 
 log = logging.getLogger(__name__)
@@ -73,15 +73,40 @@ def git_url_clean(url: str) -> str:
     return check_outbound_url(url.strip(), allow_private=settings.ESAP_GIT_ALLOW_PRIVATE_URLS, schemes=schemes)
 
 
-@transaction.atomic
-def repository_register(*, url: str, ref: str = "main", is_public: bool = True) -> Repository:
-    """Register a repository and harvest it once the row is committed."""
+def ref_clean(ref: str) -> str:
+    """A ref git reads as a ref (branch, tag or SHA): one starting with '-' would reach git as an option."""
     if not ref.strip() or ref.startswith("-") or any(c.isspace() for c in ref):
         raise UserError("repository.bad_ref", ref=ref)
-    repository, _ = Repository.objects.get_or_create(url=git_url_clean(url), ref=ref.strip(),
-                                                     defaults={"is_public": is_public})
+    return ref
+
+
+@transaction.atomic
+def repository_register(*, url: str, ref: str = "main", is_public: bool | None = None) -> Repository:
+    """Register a repository and harvest it once the row is committed. Registering one already known (same
+    URL and ref) harvests it again and, when is_public is given, sets its visibility and its workflows'."""
+    repository, created = Repository.objects.select_for_update().get_or_create(
+        url=git_url_clean(url), ref=ref_clean(ref), defaults={"is_public": is_public is not False})
+    if created or is_public is None or is_public == repository.is_public:
+        repository_enqueue_harvest(repository=repository)
+        return repository
+    repository.is_public = is_public
+    return repository_save(repository=repository)
+
+
+@transaction.atomic
+def repository_save(*, repository: Repository) -> Repository:
+    """An operator's edit: its workflows follow it at once (visibility, URL), and it is harvested again."""
+    repository.full_clean()
+    repository.save()
+    _workflows_follow(repository)
     repository_enqueue_harvest(repository=repository)
     return repository
+
+
+def _workflows_follow(repository: Repository) -> None:
+    """A harvested workflow is visible to whom its repository is, whatever it was when first harvested."""
+    Workflow.objects.filter(repository=repository).update(is_public=repository.is_public,
+                                                          repository_url=repository.url)
 
 
 def repository_enqueue_harvest(*, repository: Repository) -> None:
@@ -100,14 +125,25 @@ def repository_harvest(*, repository_id: int) -> Repository:
             scan = scan_repository(Path(folder) / "repo")
         except (git.HarvestError, UserError) as error:
             return _record_failure(repository, getattr(error, "message", None) or str(error))
-    with transaction.atomic():
-        for found in scan.notebooks:
-            _upsert_workflow(repository, found, sha, scan.environment)
-        repository.status, repository.commit_sha, repository.last_error = Repository.Status.OK, sha, ""
-        repository.problems, repository.environment = scan.problems, scan.environment
-        repository.harvested_at = timezone.now()
-        repository.save()
+    repository = _record_harvest(repository.pk, sha, scan)
     log.info("harvested %s: %d notebooks, %d problems", repository, len(scan.notebooks), len(scan.problems))
+    return repository
+
+
+@transaction.atomic
+def _record_harvest(repository_id: int, sha: str, scan: ScanResult) -> Repository:
+    # Harvests of one repository write one after the other (a row lock; SQLite's write lock serialises them
+    # anyway): the beat re-queues a repository still being harvested and operators may queue it again, and
+    # the later run must see the earlier one's workflows rather than create them a second time.
+    repository = Repository.objects.select_for_update().get(pk=repository_id)
+    _workflows_follow(repository)
+    for found in scan.notebooks:
+        _upsert_workflow(repository, found, sha, scan.environment)
+    repository.status, repository.commit_sha, repository.last_error = Repository.Status.OK, sha, ""
+    repository.problems, repository.environment = scan.problems, scan.environment
+    repository.harvested_at = timezone.now()
+    repository.save(update_fields=["status", "commit_sha", "last_error", "problems", "environment",
+                                   "harvested_at"])
     return repository
 
 

@@ -1,0 +1,85 @@
+"""Harvests of one repository never step on each other: the hourly beat re-queues a repository still being
+harvested and operators can queue it again, yet each notebook stays one workflow and no run fails."""
+import threading
+
+import pytest
+from django.db import IntegrityError, connection
+from django.db.migrations.executor import MigrationExecutor
+
+from tests.workflows.test_harvest import analysis_notebook
+from workflows import services
+from workflows.models import Repository, Workflow
+
+_BEFORE, _AFTER = ("workflows", "0006_version_per_commit"), ("workflows", "0007_one_workflow_per_notebook")
+
+
+@pytest.fixture(autouse=True)
+def local_git_allowed(settings):
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_harvests_of_one_repository_at_once_make_one_workflow_per_notebook(git_server, monkeypatch):
+    git_server.commit("at-once", {"crab.ipynb": analysis_notebook(), "vela.ipynb": analysis_notebook("Vela")})
+    repository = Repository.objects.create(url=git_server.url("at-once"), ref="main")
+    both_fetched = threading.Barrier(2)
+    scan = services.scan_repository
+
+    def scan_then_wait_for_the_other(folder):  # both runs reach the write phase together: the widest window
+        found = scan(folder)
+        both_fetched.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(services, "scan_repository", scan_then_wait_for_the_other)
+    outcomes: list[str] = []
+
+    def harvest() -> None:
+        try:
+            outcomes.append(services.repository_harvest(repository_id=repository.pk).status)
+        except Exception as error:  # noqa: BLE001 - what a crashed worker task would have logged
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=harvest) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+
+    assert outcomes == ["ok", "ok"]
+    assert sorted(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
+        "crab.ipynb", "vela.ipynb"]
+    assert Repository.objects.get(pk=repository.pk).last_error == ""
+
+
+@pytest.mark.django_db
+def test_the_database_holds_one_workflow_per_notebook_of_a_repository():
+    repository = Repository.objects.create(url="git://127.0.0.1/x", ref="main")
+    Workflow.objects.create(repository=repository, notebook_path="crab.ipynb", slug="crab", notebook={})
+
+    with pytest.raises(IntegrityError):
+        Workflow.objects.create(repository=repository, notebook_path="crab.ipynb", slug="crab-2", notebook={})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_the_oldest_duplicate_in_its_repository_and_detaches_the_others():
+    executor = MigrationExecutor(connection)
+    executor.migrate([_BEFORE])
+    apps = executor.loader.project_state([_BEFORE]).apps
+    OldRepository = apps.get_model("workflows", "Repository")
+    OldWorkflow = apps.get_model("workflows", "Workflow")
+    repository = OldRepository.objects.create(url="git://127.0.0.1/x", ref="main")
+    oldest, duplicate, other = (
+        OldWorkflow.objects.create(repository=repository, notebook_path=path, slug=slug, notebook={})
+        for path, slug in [("crab.ipynb", "crab"), ("crab.ipynb", "crab-2"), ("vela.ipynb", "vela")])
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([_AFTER])
+
+    repositories = dict(Workflow.objects.values_list("pk", "repository_id"))
+    assert repositories == {oldest.pk: repository.pk, duplicate.pk: None, other.pk: repository.pk}
+    assert Workflow.objects.filter(pk=duplicate.pk).exists()  # kept: carts and checkouts may point at it
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
