@@ -76,7 +76,9 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Your server is being stopped"))
     assert "stopped" in browser.find_element(By.CSS_SELECTOR, "td.state-stopped").text
     checkout = Checkout.objects.get(user__username="alice")
-    eventually(lambda: hub_client(launch_env).get_server("alice", checkout.server_name) is None)
+    # The hub stops a server politely (SIGINT, then the kernel the open notebook holds shuts down), which
+    # a loaded machine stretched past 30 s once: this checks that it ends, not how fast.
+    eventually(lambda: hub_client(launch_env).get_server("alice", checkout.server_name) is None, timeout=90)
     if os.environ.get("ESAP_SCREENSHOT_DIR"):
         browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "launches.png"))
 
