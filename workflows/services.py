@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -162,9 +162,26 @@ def _upsert_workflow(repository: Repository, found: FoundNotebook, sha: str, env
                                     repository_url=repository.url, is_public=repository.is_public)
     _apply_notebook(workflow, found.notebook, found.info, sha)
     workflow.ref, workflow.environment = repository.ref, environment
-    workflow.slug = workflow.slug or _unique_slug(workflow.title)
-    workflow.save()
+    _save_with_a_unique_slug(workflow)
     _record_version(workflow)
+
+
+def _save_with_a_unique_slug(workflow: Workflow, attempts: int = 5) -> None:
+    """A harvest of another repository may take the same slug between our look and our insert (two
+    notebooks of one title, harvested at once): the insert then fails alone and the next free slug is tried."""
+    if workflow.slug:
+        workflow.save()
+        return
+    for attempt in range(attempts):
+        workflow.slug = _unique_slug(workflow.title)
+        try:
+            with transaction.atomic():  # a savepoint: the harvest's own transaction goes on
+                workflow.save()
+            return
+        except IntegrityError:
+            workflow.pk = None
+            if attempt + 1 == attempts:
+                raise
 
 
 def _latest_content_hash(workflow: Workflow) -> str | None:

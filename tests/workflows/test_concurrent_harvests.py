@@ -53,6 +53,43 @@ def test_two_harvests_of_one_repository_at_once_make_one_workflow_per_notebook(g
     assert Repository.objects.get(pk=repository.pk).last_error == ""
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_repositories_with_notebooks_of_one_title_harvested_at_once_both_get_their_workflow(
+        git_server, monkeypatch):
+    repositories = []
+    for name in ("team-a", "team-b"):
+        git_server.commit(name, {"crab.ipynb": analysis_notebook()})
+        repositories.append(Repository.objects.create(url=git_server.url(name), ref="main"))
+    both_fetched = threading.Barrier(2)
+    scan = services.scan_repository
+
+    def scan_then_wait_for_the_other(folder):  # both look for a free slug before either inserts
+        found = scan(folder)
+        both_fetched.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(services, "scan_repository", scan_then_wait_for_the_other)
+    outcomes: list[str] = []
+
+    def harvest(repository) -> None:
+        try:
+            outcomes.append(services.repository_harvest(repository_id=repository.pk).status)
+        except Exception as error:  # noqa: BLE001 - what a crashed worker task would have logged
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=harvest, args=(repository,)) for repository in repositories]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+
+    assert outcomes == ["ok", "ok"]
+    slugs = sorted(Workflow.objects.filter(repository__in=repositories).values_list("slug", flat=True))
+    assert len(slugs) == 2 and slugs[1] == f"{slugs[0]}-2"
+
+
 @pytest.mark.django_db
 def test_the_database_holds_one_workflow_per_notebook_of_a_repository():
     repository = Repository.objects.create(url="git://127.0.0.1/x", ref="main")
