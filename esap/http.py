@@ -1,7 +1,13 @@
 """Outbound-HTTP policy: which URLs the portal may call on a user's or operator's behalf (SSRF guard)."""
 import ipaddress
 import socket
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from esap.errors import UserError
 
@@ -36,3 +42,46 @@ def _resolve(url: str, host: str, port: int | None) -> set[ipaddress.IPv4Address
     except (socket.gaierror, UnicodeError) as error:
         raise UserError("url.not_allowed", url=url, detail=f"host cannot be resolved ({error})") from error
     return {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+
+
+def check_peer_address(address: str, *, allow_private: bool) -> None:
+    """Raise UserError("url.not_allowed") if a connection reached an address the policy refuses."""
+    if allow_private:
+        return
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global or ip.is_multicast:
+        raise UserError("url.not_allowed", url=address, detail=f"{ip} is not a public address")
+
+
+PeerPolicy = Callable[[str], object]  # raises if a connection may not go on to this address
+
+
+class PeerCheckedAdapter(HTTPAdapter):
+    """Checks the address each connection actually reached before anything is sent on it. The URL check
+    resolves the host name once and the connection resolves it again: a name answering with a public
+    address first and an internal one a moment later (DNS rebinding) passes the first check, not this one."""
+
+    def __init__(self, peer_policy: PeerPolicy, **kwargs: Any) -> None:
+        self.peer_policy = peer_policy
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _checked_pool(HTTPConnectionPool, HTTPConnection, self.peer_policy),
+            "https": _checked_pool(HTTPSConnectionPool, HTTPSConnection, self.peer_policy),
+        }
+
+
+def _checked_pool(pool: type, connection: type, peer_policy: PeerPolicy) -> type:
+    class CheckedConnection(connection):
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            try:
+                peer_policy(sock.getpeername()[0])
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+
+    return type(f"Checked{pool.__name__}", (pool,), {"ConnectionCls": CheckedConnection})

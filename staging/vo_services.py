@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from esap.errors import ServiceError, UserError
-from esap.http import check_outbound_url
+from esap.http import check_outbound_url, check_peer_address
 from staging import services
 from staging.models import CartItem, VOService
 from staging.sources import vo
@@ -28,9 +28,19 @@ class VOSearchResult:
     page: vo.ObsCorePage
 
 
-def vo_url_policy(url: str) -> str:
-    """The SSRF guard of every VO request: searches here, DataLink and downloads at checkout (apps.py)."""
-    return check_outbound_url(url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+class _VOURLPolicy:
+    """The SSRF guard of every VO request: searches here, DataLink and downloads at checkout (apps.py).
+    Called with each URL (and redirect hop) before it is requested; `peer` is called with the address each
+    connection reached, before anything is sent on it (a host name may resolve differently the second time)."""
+
+    def __call__(self, url: str) -> str:
+        return check_outbound_url(url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+
+    def peer(self, address: str) -> None:
+        check_peer_address(address, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+
+
+vo_url_policy = _VOURLPolicy()
 
 
 def vo_service_list(*, kind: str = "") -> QuerySet[VOService]:

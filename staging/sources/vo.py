@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from esap.http import PeerCheckedAdapter
 from staging.sources.base import (
     DatasetRecord, StagingError,
 )
@@ -310,6 +311,20 @@ class _VettedSession(requests.Session):
         self.timeout, self.url_policy = timeout, url_policy
         self.max_redirects = MAX_REDIRECTS
         self.refused: URLRefused | None = None
+        peer_policy = getattr(url_policy, "peer", None)  # a policy that can also judge connected addresses
+        if peer_policy is not None:
+            adapter = PeerCheckedAdapter(self._refusing(peer_policy))
+            self.mount("http://", adapter)
+            self.mount("https://", adapter)
+
+    def _refusing(self, peer_policy: Callable[[str], object]) -> Callable[[str], None]:
+        def check(address: str) -> None:
+            try:
+                peer_policy(address)
+            except Exception as error:  # the policy's own error type is the portal's business
+                self.refused = URLRefused(f"a connection reached {address}: {error}")
+                raise self.refused from error
+        return check
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)

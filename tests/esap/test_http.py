@@ -45,3 +45,18 @@ def test_unresolvable_host_is_refused_with_the_reason():
 
 def test_private_targets_pass_when_the_operator_allows_them():
     assert check_outbound_url("http://127.0.0.1:8081/", allow_private=True) == "http://127.0.0.1:8081/"
+
+
+@pytest.mark.parametrize("address, refused", [
+    ("127.0.0.1", True), ("169.254.169.254", True), ("10.1.2.3", True), ("::1", True), ("fe80::1%eth0", True),
+    ("224.0.0.1", True), ("93.184.216.34", False), ("2606:4700::6810:84e5", False),
+])
+def test_the_address_a_connection_reached_is_judged_like_a_resolved_host(address, refused):
+    from esap.http import check_peer_address
+
+    if refused:
+        with pytest.raises(UserError, match="is not a public address"):
+            check_peer_address(address, allow_private=False)
+    else:
+        check_peer_address(address, allow_private=False)
+    check_peer_address(address, allow_private=True)  # the operator allowed private addresses

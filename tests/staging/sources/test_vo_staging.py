@@ -155,3 +155,55 @@ def test_the_portal_vets_the_datalink_service_with_its_ssrf_guard(settings, arch
         resolve(f"{archive.url}/dlmeta", vo_source)
 
     assert archive.requests == []
+
+
+# --- DNS rebinding ----------------------------------------------------------------------------------------
+
+class ArchiveOnlyWithPeers:
+    """The test's policy with the portal's two parts: the URL's host name must resolve to the archive's
+    address, and so must the address a connection actually reaches."""
+
+    def __call__(self, url: str) -> None:
+        import socket
+
+        resolved = {info[4][0] for info in socket.getaddrinfo(urlsplit(url).hostname, 80)}
+        if resolved != {ARCHIVE_HOST}:
+            raise ValueError(f"{url} resolves to {sorted(resolved)}, not a public address")
+
+    def peer(self, address: str) -> None:
+        if address != ARCHIVE_HOST:
+            raise ValueError(f"{address} is not a public address")
+
+
+@pytest.fixture
+def fake_rebinding_resolver(monkeypatch):
+    """A name that answers the archive's address once, then the internal one: what a hostile DNS server
+    does between the portal's check and its connection. No DNS server the system resolver would ask can
+    be run on these machines, hence this stand-in for the system resolver."""
+    import socket
+
+    real, asked = socket.getaddrinfo, []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "archive.test":
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        address = ARCHIVE_HOST if len(asked) == 1 else INTERNAL_HOST
+        return real(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_fault_a_host_name_that_rebinds_to_a_refused_address_is_cut_off_before_anything_is_sent(
+        internal, tmp_path, fake_rebinding_resolver):
+    port = urlsplit(internal.url).port
+    ref = DatasetRef(DID, {"access_url": f"http://archive.test:{port}/latest/meta-data"})
+    target = StagingTarget("hub", staging_mode="download", mount_path=str(tmp_path))
+
+    with pytest.raises(StagingError, match=f"a connection reached {INTERNAL_HOST}"):
+        VOSource(timeout=5, url_policy=ArchiveOnlyWithPeers()).stage([ref], target=target)
+
+    assert len(fake_rebinding_resolver) == 2  # checked once, connected once: the second answer differed
+    assert internal.requests == []
+    assert not list(tmp_path.rglob("*meta-data*"))
