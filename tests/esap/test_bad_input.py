@@ -145,3 +145,40 @@ def test_overlong_search_on_a_page_is_a_form_message_not_a_crash():
 
     assert page.status_code == 400
     assert "at most 200 characters" in page.content.decode()
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/datasets/", {"source": "\x00"}), ("/api/workflows/", {"kernel": "\x00"}), ("/api/datasets/", {"q": "a\x00b"}),
+    ("/launch/", {"workflow": "\x00"}), ("/facilities/", {"q\x00": "x"}),
+])
+def test_a_nul_character_anywhere_is_a_400_before_it_reaches_the_database(path, params):
+    client = Client()
+    client.force_login(make_user())
+
+    response = client.get(path, params)
+
+    assert response.status_code == 400 and "NUL character" in response.content.decode()
+
+
+def test_a_nul_character_in_a_form_field_is_a_400_and_changes_nothing():
+    client = Client()
+    client.force_login(make_user())
+
+    response = client.post("/cart/facility/", {"facility_profile": "swan\x00/small"})
+
+    assert response.status_code == 400 and "NUL character" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/datasets/", "/"])
+def test_a_too_long_search_keeps_the_text_says_why_and_lists_nothing(path, settings):
+    make_dataset(title="Crab light curve")
+    query = "crab " * 49  # 245 characters: more than the limit the search box allows
+
+    page = Client().get(path, {"q": query})
+
+    html = page.content.decode()
+    assert page.status_code == 400
+    assert f"at most {settings.ESAP_MAX_QUERY_LENGTH} characters" in html
+    assert f'value="{query.strip()}"' in html
+    assert "Crab light curve" not in html
+    assert f'maxlength="{settings.ESAP_MAX_QUERY_LENGTH}"' in html and 'maxlength="400"' not in html
