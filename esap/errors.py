@@ -44,6 +44,7 @@ MESSAGES: dict[str, str] = {
     "datalake.unknown": "There is no data lake {slug!r}.",
     "datalake.unavailable": "The data lake could not be searched: {detail}",
     "datalake.refused": "The data lake refused the search: {detail}",
+    "datalake.bad_search": "This search cannot be sent to the data lake: {detail}.",
     "identity.no_account": "Facility {facility!r} knows its users by their {provider!r} identity: log in "
                            "with {provider!r} once, then check out again.",
     "identity.unusable_claim": "Your {claim!r} from the identity provider cannot be used as a user name on "

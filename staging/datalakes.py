@@ -1,5 +1,7 @@
 """Data lakes (Rucio instances): the portal's configuration of each, and the search that brings their
 datasets into the catalogue. The Rucio calls themselves live in staging/sources/rucio.py."""
+import re
+
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
@@ -33,9 +35,17 @@ def _token_dir(lake: DataLake):
     return settings.DATA_DIR / "rucio-tokens" / f"{lake.slug}-{digest}"
 
 
+SCOPE = re.compile(r"[A-Za-z0-9.\-_]{1,25}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9.\-_*]{1,250}")
+METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,49}")
+
+
 def datalake_search(*, slug: str, scope: str, name: str = "*", metadata: dict[str, str] | None = None,
                     limit: int = 100) -> list[Dataset]:
-    """The lake's DIDs matching scope, name pattern and metadata, upserted into the catalogue."""
+    """The lake's DIDs matching scope, name pattern and metadata, upserted into the catalogue. The same
+    checks for the page and the API: Rucio's own scope and name characters, and metadata keys that are
+    plain names other than `name` (which would replace the name pattern)."""
+    _check_search(scope, name or "*", metadata or {})
     try:
         instance = datalake_instance(slug=slug)
     except LookupError:
@@ -47,6 +57,19 @@ def datalake_search(*, slug: str, scope: str, name: str = "*", metadata: dict[st
     except rucio.RucioError as error:
         raise UserError("datalake.refused", detail=str(error)) from error
     return [dataset_upsert(record=record) for record in records]
+
+
+def _check_search(scope: str, name: str, metadata: dict[str, str]) -> None:
+    if not SCOPE.fullmatch(scope):
+        raise UserError("datalake.bad_search", detail="a scope is 1 to 25 letters, digits, '.', '-' or '_'")
+    if not NAME_PATTERN.fullmatch(name):
+        raise UserError("datalake.bad_search",
+                        detail="a name pattern is up to 250 letters, digits, '.', '-', '_' or '*'")
+    for key, value in metadata.items():
+        if not METADATA_KEY.fullmatch(key) or key in {"name", "scope"}:
+            raise UserError("datalake.bad_search", detail=f"{key[:60]!r} is not a metadata key")
+        if len(value) > 200:
+            raise UserError("datalake.bad_search", detail=f"the value of {key!r} is over 200 characters")
 
 
 def register_source() -> None:

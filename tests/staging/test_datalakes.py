@@ -69,6 +69,24 @@ def test_the_search_api_refuses_malformed_input():
     assert answer.status_code == 400 and {"scope", "name", "limit"} <= answer.json()["fields"].keys()
 
 
+@pytest.mark.parametrize("form, reason", [
+    ({"scope": "bad scope!"}, "a scope is 1 to 25 letters"),
+    ({"scope": "user.alice", "name": "a/b"}, "a name pattern is up to 250"),
+    ({"scope": "user.alice", "metadata": "name=secret-*"}, "&#x27;name&#x27; is not a metadata key"),
+    ({"scope": "user.alice", "metadata": "run number=1"}, "&#x27;run number&#x27; is not a metadata key"),
+])
+def test_the_search_page_refuses_what_the_api_refuses_without_calling_the_lake(form, reason):
+    DataLake.objects.create(slug="escape", name="E", server_url="http://127.0.0.1:9", account="esap")
+    client = Client()
+    client.force_login(make_user())
+
+    page = client.post("/datasets/lake/", {"lake": "escape", "name": "*", "metadata": "", **form})
+
+    html = page.content.decode()
+    assert "This search cannot be sent to the data lake" in html and reason in html
+    assert not Dataset.objects.exists()
+
+
 @pytest.mark.rucio
 @pytest.mark.django_db(transaction=True)
 def test_the_search_page_lists_what_it_found_with_add_to_cart_buttons(rucio_server, rucio_dataset):
