@@ -4,7 +4,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -42,6 +44,20 @@ class ExactPageNumberPagination(PageNumberPagination):
             }
         )
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paged = super().get_paginated_response_schema(schema)
+        properties = paged["properties"]
+        paged["properties"] = {
+            "count": {**properties["count"],
+                      "description": "How many results there are; a lower bound when count_is_exact is false."},
+            "count_is_exact": {"type": "boolean",
+                               "description": "False when counting stopped at the search count cap.",
+                               "example": True},
+            **{name: value for name, value in properties.items() if name != "count"},
+        }
+        paged["required"] = ["count", "count_is_exact", "results"]
+        return paged
+
 
 class CappedPageNumberPagination(ExactPageNumberPagination):
     """For catalogue searches: counts stop at ESAP_SEARCH_COUNT_CAP (see CappedCountPaginator)."""
@@ -70,6 +86,22 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     response.data = _error_body(exc, response.data)
     return response
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
+    """Every /api/ path no endpoint matches: the usual JSON error body rather than Django's HTML page. A
+    path that only lacks its trailing slash is still redirected to the endpoint it names (APPEND_SLASH),
+    as it was before this catch-all existed."""
+    path = request.path_info
+    if settings.APPEND_SLASH and not path.endswith("/") and request.method in ("GET", "HEAD"):
+        try:
+            match = resolve(path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not not_found:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return JsonResponse({"error": "not_found", "detail": f"No API endpoint at {request.path}."}, status=404)
 
 
 def _model_name(exc: ObjectDoesNotExist) -> str:

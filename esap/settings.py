@@ -157,6 +157,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Catalogue search, cart and checkout of the esap analysis-facility portal.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Imports esap.schema (the Bearer API-token security scheme) before the views are described.
+    "PREPROCESSING_HOOKS": ["esap.schema.register_extensions"],
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True},
 }
 
 # Celery. The embedded default uses a filesystem transport (esap/broker.py) so that a newcomer needs no

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,12 +61,17 @@ class TokenOutputSerializer(serializers.Serializer):
     expired = serializers.BooleanField()
 
 
+class TokenCreatedOutputSerializer(TokenOutputSerializer):
+    token = serializers.CharField(help_text="The token itself: shown this once, never again.")
+
+
 class TokenListApi(generics.ListAPIView):
     """GET: the caller's active tokens (never the tokens themselves). POST: a new one, shown once."""
 
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = TokenOutputSerializer
 
+    @extend_schema_serializer(component_name="TokenCreateInput")
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         days = serializers.IntegerField(min_value=1, required=False,
@@ -81,7 +86,7 @@ class TokenListApi(generics.ListAPIView):
     def get_queryset(self):
         return ApiToken.objects.filter(user=self.request.user, revoked_at__isnull=True)
 
-    @extend_schema(request=InputSerializer, responses={201: dict})
+    @extend_schema(request=InputSerializer, responses={201: TokenCreatedOutputSerializer})
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, ApiToken):  # else a token could renew itself past its expiry forever
             raise exceptions.PermissionDenied("Tokens are made while logged in (the account page or a browser "
@@ -96,6 +101,7 @@ class TokenListApi(generics.ListAPIView):
 class TokenRevokeApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         token_revoke(user=request.user, pk=pk)
         return Response(status=204)

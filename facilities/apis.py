@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -70,7 +70,9 @@ class FacilityCreateApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema_serializer(component_name="FacilityRegisterInput")
     class InputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="FacilityRegisterProfileInput")
         class ProfileInput(serializers.Serializer):
             slug = serializers.SlugField(max_length=100)
             display_name = serializers.CharField(max_length=200)

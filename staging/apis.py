@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -82,6 +82,7 @@ class CartApi(APIView):
 class CartItemAddApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
+    @extend_schema_serializer(component_name="CartItemAddInput")
     class InputSerializer(serializers.Serializer):
         dataset = serializers.IntegerField(min_value=1)
 
@@ -96,6 +97,7 @@ class CartItemAddApi(APIView):
 class CartItemDeleteApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         services.cart_remove_item(user=request.user, item_id=pk)
         return Response(status=204)
@@ -104,6 +106,7 @@ class CartItemDeleteApi(APIView):
 class CartWorkflowApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
+    @extend_schema_serializer(component_name="CartWorkflowInput")
     class InputSerializer(serializers.Serializer):
         workflow = serializers.IntegerField(min_value=1, allow_null=True)
         commit = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
@@ -120,6 +123,7 @@ class CartWorkflowApi(APIView):
 class CartFacilityApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
+    @extend_schema_serializer(component_name="CartFacilityInput")
     class InputSerializer(serializers.Serializer):
         facility = serializers.SlugField(max_length=100, allow_null=True)
         profile = serializers.SlugField(max_length=100, required=False, default="", allow_blank=True)
@@ -194,7 +198,7 @@ class CheckoutEventsApi(APIView):
 class CheckoutRetryApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses=CheckoutOutputSerializer)
+    @extend_schema(request=None, responses={202: CheckoutOutputSerializer})
     def post(self, request: Request, pk) -> Response:
         checkout = checkout_services.checkout_retry(user=request.user, pk=pk)
         return Response(CheckoutOutputSerializer(checkout).data, status=202)
@@ -215,7 +219,7 @@ class CheckoutStopApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses=CheckoutOutputSerializer)
+    @extend_schema(request=None, responses={202: CheckoutOutputSerializer})
     def post(self, request: Request, pk) -> Response:
         checkout = checkout_services.checkout_stop(user=request.user, pk=pk)
         return Response(CheckoutOutputSerializer(checkout).data, status=202)

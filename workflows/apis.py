@@ -1,6 +1,6 @@
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -80,6 +80,7 @@ class RepositoryListApi(generics.ListAPIView):
     serializer_class = RepositoryOutputSerializer
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema_serializer(component_name="RepositoryRegisterInput")
     class InputSerializer(serializers.Serializer):
         url = serializers.CharField(max_length=500)
         ref = serializers.CharField(max_length=200, default="main")
