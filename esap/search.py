@@ -1,11 +1,15 @@
 """Full-text search over catalogue tables, behind one function.
 
-A searchable model keeps a `search_text` column (its title, description, keywords, identifiers), kept
-current by `Searchable.save()` and the services. The index is the database's own: an external-content
-FTS5 table kept in sync by triggers on SQLite, a GIN index over a stored `tsvector` on PostgreSQL. The
-index finds the newest matches; `RankedMatches` ranks a bounded window of them and pages the rest (see
-there why). On SQLite a filtered search reaches the FTS5 table through an unmanaged "search entry" model
-joined on rowid.
+A searchable model keeps a `search_text` column: the words of its title, description, keywords and
+identifiers as `index_text` writes them (case-folded, without diacritics, split at every character that
+is not a letter or digit: `lightcurves/crab_pulsar.csv` holds `lightcurves crab pulsar csv`), kept
+current by `Searchable.save()` and the services. Queries are split by the same `folded_words`, so both
+engines index and look up the same words although their own tokenizers differ (PostgreSQL's 'simple'
+parser keeps paths, host names and dotted names whole, and accents as written). The index is the
+database's own: an external-content FTS5 table kept in sync by triggers on SQLite, a GIN index over a
+stored `tsvector` on PostgreSQL. The index finds the newest matches; `RankedMatches` ranks a bounded
+window of them and pages the rest (see there why). On SQLite a filtered search reaches the FTS5 table
+through an unmanaged "search entry" model joined on rowid.
 """
 import re
 import unicodedata
@@ -20,7 +24,8 @@ from django.db.models import F, Lookup, QuerySet
 from django.db.models.expressions import OrderBy, RawSQL
 
 MAX_TERMS = 16
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word: letters and digits (not "_", which \w includes), as FTS5's unicode61 tokenizer reads them.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 class Searchable(models.Model):
@@ -34,7 +39,7 @@ class Searchable(models.Model):
         raise NotImplementedError
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.search_text = self.search_document()
+        self.search_text = index_text(self.search_document())
         if kwargs.get("update_fields") is not None:  # as update_or_create() saves: the text must follow
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
         super().save(*args, **kwargs)
@@ -55,7 +60,7 @@ class Match(Lookup):
 
 
 def search_terms(query: str) -> list[str]:
-    return _WORD.findall(query)[:MAX_TERMS]
+    return folded_words(query)[:MAX_TERMS]
 
 
 def fts5_expression(terms: list[str], *, prefix: bool = False) -> str:
@@ -66,7 +71,7 @@ def fts5_expression(terms: list[str], *, prefix: bool = False) -> str:
 
 
 def tsquery_expression(terms: list[str], *, prefix: bool = False) -> str:
-    """`a & b` (or `a & b:*`), the same semantics as on SQLite. Terms are \\w+ words, so no tsquery
+    """`a & b` (or `a & b:*`), the same semantics as on SQLite. Terms are letters and digits, so no tsquery
     operator can come from user text; quoting keeps digits-and-letters words literal."""
     quoted = ["'" + term.replace("'", "''").replace("\\", "") + "'" for term in terms]
     return " & ".join(quoted) + (":*" if prefix else "")
@@ -221,11 +226,16 @@ def _titles_and_texts(model: type[Searchable], ids: list[int]) -> dict[int, tupl
 
 
 def folded_words(text: str) -> list[str]:
-    """Words as the index sees them: case-folded, without diacritics."""
+    """Words as the index holds them: case-folded, without diacritics, letters and digits only."""
     folded = text.casefold()
     if not folded.isascii():
         folded = "".join(char for char in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(char))
     return _WORD.findall(folded)
+
+
+def index_text(document: str) -> str:
+    """What a searchable row stores in `search_text` and both engines index: its words, space-separated."""
+    return " ".join(folded_words(document))
 
 
 def relevance(texts: list[str], terms: list[str], *, prefix: bool = False, titles: list[str] | None = None,
@@ -234,7 +244,7 @@ def relevance(texts: list[str], terms: list[str], *, prefix: bool = False, title
     less, and a word in the title (also part of the text) counts `title_weight` times more, as in BM25F.
     Every text holds every term, so the inverse document frequency (a corpus-wide count) would only weigh
     the terms against each other; PostgreSQL's ts_rank does without it too."""
-    wanted = [(folded_words(term) or [term.casefold()])[0] for term in terms]
+    wanted = [(folded_words(term) or [term.casefold()])[0] for term in terms]  # terms come folded already
     documents = [folded_words(text) for text in texts]
     title_words = [folded_words(title) for title in titles] if titles else [[] for _ in texts]
     average_length = sum(map(len, documents)) / len(documents) if documents else 1.0

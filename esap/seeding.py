@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from django.db import transaction
 
+from esap.search import index_text
 from facilities.models import Facility, ServerProfile
 from staging.models import Dataset
 from workflows.models import Workflow
@@ -33,7 +34,7 @@ def synthetic_datasets(count: int, *, start: int = 0, seed: int = 7) -> Iterator
             size_bytes=rng.randint(10_000, 50_000_000_000),
             metadata={"keywords": [instrument.lower(), target.lower(), product], "year": year},
         )
-        dataset.search_text = dataset.search_document()
+        dataset.search_text = index_text(dataset.search_document())
         yield dataset
 
 
@@ -58,7 +59,7 @@ def seed_workflows(count: int, *, start: int = 0, seed: int = 11) -> int:
         workflow = Workflow(title=title, slug=f"synthetic-{number}", notebook_path=f"nb/{number}.ipynb",
                             description=f"{rng.choice(QUALIFIERS).capitalize()} pipeline.", notebook=notebook,
                             keywords=", ".join(rng.sample(INSTRUMENTS, 2)))
-        workflow.search_text = workflow.search_document()
+        workflow.search_text = index_text(workflow.search_document())
         rows.append(workflow)
     Workflow.objects.bulk_create(rows, batch_size=2000)
     return count
