@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.shortcuts import render
 
+from esap.pages import search_query
 from facilities.selectors import facility_list
 from staging.selectors import dataset_list
 from workflows.selectors import workflow_list
@@ -7,12 +9,12 @@ from workflows.selectors import workflow_list
 
 def home_page(request):
     """One search box over the three catalogues, a few hits of each."""
-    query = request.GET.get("q", "").strip()[:200]
-    context = {"q": query}
-    if query:
+    query, error = search_query(request)
+    context = {"q": query, "error": error, "max_query_length": settings.ESAP_MAX_QUERY_LENGTH}
+    if query and not error:
         context.update(
             facilities=facility_list(query=query, viewer=request.user)[:5],
             workflows=workflow_list(query=query, viewer=request.user)[:5],
             datasets=dataset_list(query=query)[:10],
         )
-    return render(request, "home.html", context)
+    return render(request, "home.html", context, status=400 if error else 200)

@@ -40,6 +40,19 @@ def launch_link_for_checkout(checkout: Checkout) -> str:
         datasets=checkout.datasets, facility=checkout.facility_slug, profile=checkout.profile_slug)
 
 
+def launch_again_problem(checkout: Checkout, *, user) -> str:
+    """Why the checkout's launch link would be refused to `user` (its workflow, a dataset or its facility
+    is gone or hidden), or "" when it would open."""
+    if checkout.workflow is None:
+        return f"its workflow {checkout.workflow_title!r} has been deleted"
+    link = launch_link_for_checkout(checkout)
+    try:
+        launch_link_parse(params=QueryDict(link.partition("?")[2]), user=user)
+    except UserError as error:
+        return str(error.params.get("detail") or error.message)
+    return ""
+
+
 def launch_link_parse(*, params: QueryDict, user) -> LaunchRequest:
     """Everything the link names, looked up as this user may see it; UserError naming what is wrong."""
     workflow = _workflow(params.get("workflow", ""), user)

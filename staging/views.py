@@ -220,5 +220,8 @@ def launch_link_page(request):
 @login_required
 def checkout_receipt_page(request, pk):
     checkout = _own_checkout(request, pk)
+    # offered only if it would work for this user: the workflow, a dataset or the facility may be gone
+    cannot_launch_again = launch_links.launch_again_problem(checkout, user=request.user)
+    launch_again = "" if cannot_launch_again else launch_links.launch_link_for_checkout(checkout)
     return render(request, "staging/receipt.html", {
-        "checkout": checkout, "launch_again": launch_links.launch_link_for_checkout(checkout)})
+        "checkout": checkout, "launch_again": launch_again, "cannot_launch_again": cannot_launch_again})

@@ -148,3 +148,22 @@ def test_another_users_receipt_is_404(world):
     checkout = checkout_start(user=owner)
 
     assert logged_in().get(f"/checkouts/{checkout.pk}/receipt/").status_code == 404
+
+
+@pytest.mark.parametrize("gone, reason", [
+    ("workflow", "has been deleted"), ("dataset", "no dataset"), ("facility", "no facility"),
+])
+def test_a_receipt_whose_launch_cannot_be_repeated_says_why_instead_of_offering_it(world, gone, reason):
+    user = make_user()
+    client = logged_in(user)
+    target = link(world)
+    client.post(target.split("?")[0], dict_of(target))
+    checkout = checkout_start(user=user)
+    {"workflow": world["workflow"], "dataset": world["datasets"][0], "facility": world["facility"]}[gone].delete()
+
+    receipt = client.get(f"/checkouts/{checkout.pk}/receipt/")
+
+    html = receipt.content.decode()
+    assert receipt.status_code == 200
+    assert 'id="launch-again"' not in html and "/launch/?" not in html
+    assert "cannot be launched again" in html and reason in html

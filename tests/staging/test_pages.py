@@ -197,3 +197,50 @@ def test_a_production_deployment_with_open_signup_is_warned(settings):
     settings.ESAP_OPEN_SIGNUP = False
 
     assert [w.id for w in warned] == ["esap.W002"] and signup_is_closed_in_production(None) == []
+
+
+def test_the_live_launch_page_is_announced_and_follows_a_cancel():
+    from staging.models import Checkout
+
+    alice = make_user("alice")
+    checkout = Checkout.objects.create(user=alice, state="staging", facility=make_facility("swan"),
+                                       workflow_title="Analysis", facility_slug="swan", profile_slug="small")
+    client = Client()
+    client.force_login(alice)
+
+    html = client.get(f"/checkouts/{checkout.pk}/").content.decode()
+
+    assert '<ol id="events" aria-live="polite">' in html
+    assert 'id="state" aria-live="polite"' in html
+    script = html[html.index("<script>"):]
+    assert 'p.setAttribute("role", "alert")' in script  # the failure box the script draws
+    cancelled = script[script.index('addEventListener("cancelled"'):]
+    cancelled = cancelled[:cancelled.index("});")]
+    assert 'state.className = "state-cancelled"' in cancelled
+    assert 'state.textContent = "cancelled"' in cancelled and "terminal.replaceChildren(p)" in cancelled
+    assert 'getElementById("cancel-form")?.remove()' in cancelled
+
+
+def test_the_failure_box_is_an_alert_and_a_cancelled_launch_says_so():
+    from staging.models import Checkout
+
+    alice, swan = make_user("alice"), make_facility("swan")
+    failed = Checkout.objects.create(user=alice, state="failed", facility=swan, workflow_title="Analysis",
+                                     error_message="The facility refused.")
+    cancelled = Checkout.objects.create(user=alice, state="cancelled", facility=swan, workflow_title="Analysis")
+    client = Client()
+    client.force_login(alice)
+
+    assert '<p class="errorbox" id="failure" role="alert">' in client.get(f"/checkouts/{failed.pk}/").content.decode()
+    assert "Cancelled by the user." in client.get(f"/checkouts/{cancelled.pk}/").content.decode()
+
+
+def test_repeated_row_buttons_name_their_row(alice_client):
+    dataset = make_dataset(title="Crab light curve")
+
+    page = alice_client.get("/datasets/").content.decode()
+    alice_client.post("/cart/add/", {"dataset": dataset.pk})
+    cart = alice_client.get("/cart/").content.decode()
+
+    assert 'aria-label="Add Crab light curve to the cart"' in page
+    assert 'aria-label="Remove Crab light curve from the cart"' in cart
