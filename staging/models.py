@@ -68,6 +68,8 @@ class CartItem(models.Model):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
     added_at = models.DateTimeField(auto_now_add=True)
+    # How this user found the dataset (a VO query): theirs, not the shared catalogue row's.
+    provenance = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["added_at", "pk"]

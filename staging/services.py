@@ -37,11 +37,16 @@ def _editable_cart(user) -> Cart:
 
 
 @transaction.atomic
-def cart_add_dataset(*, user, dataset_id: int) -> CartItem:
-    """Raises Dataset.DoesNotExist for an unknown dataset; adding twice keeps one line."""
+def cart_add_dataset(*, user, dataset_id: int, provenance: dict | None = None) -> CartItem:
+    """Raises Dataset.DoesNotExist for an unknown dataset; adding twice keeps one line (with the latest
+    provenance, when one is given)."""
     cart = _editable_cart(user)
     dataset = Dataset.objects.get(pk=dataset_id)
-    item, _ = CartItem.objects.get_or_create(cart=cart, dataset=dataset)
+    item, created = CartItem.objects.get_or_create(cart=cart, dataset=dataset,
+                                                   defaults={"provenance": provenance or {}})
+    if provenance and not created:
+        item.provenance = provenance
+        item.save(update_fields=["provenance"])
     return item
 
 

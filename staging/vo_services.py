@@ -97,10 +97,11 @@ def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[st
         found = reread(service.url, [publisher_did], url_policy=vo_url_policy)
     if not found.rows:
         raise UserError("vo.not_found", service=service.name, identifier=publisher_did)
-    record = vo.dataset_record(service_url=service.url, service_name=service.name, query=query,
-                               row=found.rows[0], datalink_url=found.datalink_url)
+    record = vo.dataset_record(service_url=service.url, service_name=service.name, row=found.rows[0],
+                               datalink_url=found.datalink_url)
     dataset = services.dataset_upsert(record=record)
-    return services.cart_add_dataset(user=user, dataset_id=dataset.pk)
+    # The query is this user's: kept with their cart line, never on the catalogue row others read.
+    return services.cart_add_dataset(user=user, dataset_id=dataset.pk, provenance={"query": query.params()})
 
 
 class _translated:

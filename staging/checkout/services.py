@@ -139,7 +139,7 @@ def _snapshot(cart: Cart) -> dict:
         "notebook_path": workflow.notebook_path,
         "datasets": [
             {"id": item.dataset_id, "source": item.dataset.source, "identifier": item.dataset.identifier,
-             "title": item.dataset.title, "metadata": item.dataset.metadata}
+             "title": item.dataset.title, "metadata": {**item.dataset.metadata, **item.provenance}}
             for item in cart.items.select_related("dataset")
         ],
         "hub_username": hub_username(cart.user, facility),

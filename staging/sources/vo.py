@@ -212,15 +212,15 @@ def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[s
     return answered
 
 
-def dataset_record(*, service_url: str, query: ObsCoreQuery, row: ObsCoreRow, datalink_url: str = "",
+def dataset_record(*, service_url: str, row: ObsCoreRow, datalink_url: str = "",
                    service_name: str = "") -> DatasetRecord:
-    """A catalogue entry that lets a launch be reproduced: the service, the query, the row's identifier."""
+    """A catalogue entry that lets a launch be reproduced: the service and the row's identifier (the query
+    that found it belongs to the user who ran it, and goes with their cart line)."""
     return DatasetRecord(
         source=KIND, identifier=row.publisher_did, title=row.title or row.publisher_did,
         description=f"{row.dataproduct_type or 'dataset'} from {row.collection or service_url}",
         size_bytes=row.size_bytes,
-        metadata={"service_url": service_url, "service_name": service_name, "query": query.params(),
-                  "publisher_did": row.publisher_did, "access_url": row.access_url,
+        metadata={"service_url": service_url, "service_name": service_name, "publisher_did": row.publisher_did, "access_url": row.access_url,
                   "access_format": row.access_format, "datalink_url": datalink_url, "row": asdict(row),
                   "keywords": [w for w in (row.collection, row.target_name, row.dataproduct_type) if w]},
     )

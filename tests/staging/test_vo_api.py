@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from staging import vo_services
 from staging.models import CartItem, Dataset, VOService
@@ -59,7 +60,9 @@ def test_adding_a_result_records_service_query_and_row(api, tap, vo_server):
     assert added.status_code == 201, added.json()
     dataset = Dataset.objects.get(source="vo", identifier=FIELD_A_V)
     assert dataset.metadata["service_url"] == vo_server.tap_url
-    assert dataset.metadata["query"] == {"ra": 10.0, "dec": 20.0, "radius": 0.2}
+    assert "query" not in dataset.metadata  # the catalogue row is everyone's; the query is the user's
+    assert CartItem.objects.get(dataset=dataset).provenance == {"query": {"ra": 10.0, "dec": 20.0, "radius": 0.2}}
+    assert "query" not in APIClient().get(f"/api/datasets/{dataset.pk}/").json()["metadata"]
     assert dataset.metadata["publisher_did"] == FIELD_A_V
     assert dataset.metadata["access_url"] == f"{vo_server.url}/getproduct/vofix/data/field-a-v.fits"
     assert dataset.metadata["datalink_url"].endswith("/dlmeta") and dataset.size_bytes == 5 * 1024
@@ -273,3 +276,28 @@ def test_the_portal_vets_search_services_with_its_ssrf_guard(settings, api, kind
     assert "may not be called: The URL " in answer.json()["detail"]
     assert "127.0.0.1 is not a public address" in answer.json()["detail"]
     assert archive.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_moves_a_stored_query_from_the_catalogue_row_to_the_carts_holding_it():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = ("staging", "0008_checkout_launched_and_announced"), ("staging", "0009_cart_item_provenance")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    user = old.get_model("auth", "User").objects.create(username="vera")
+    cart = old.get_model("staging", "Cart").objects.create(user=user)
+    dataset = old.get_model("staging", "Dataset").objects.create(
+        source="vo", identifier="ivo://x?1", title="x", metadata={"service_url": "s", "query": {"ra": 1.0}})
+    old.get_model("staging", "CartItem").objects.create(cart=cart, dataset=dataset)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([after])
+
+    assert Dataset.objects.get(pk=dataset.pk).metadata == {"service_url": "s"}
+    assert CartItem.objects.get(dataset_id=dataset.pk).provenance == {"query": {"ra": 1.0}}
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

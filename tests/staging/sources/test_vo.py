@@ -168,10 +168,11 @@ def test_datalink_resolves_this_links_for_many_ids_in_one_request(vo_server):
 def test_staging_resolves_access_urls_and_records_provenance(vo_server):
     query = ObsCoreQuery.from_params({"ra": 10, "dec": 20, "radius": 0.2})
     page = obscore_search(vo_server.tap_url, query)
-    records = [dataset_record(service_url=vo_server.tap_url, query=query, row=row,
-                              datalink_url=page.datalink_url) for row in page.rows]
+    records = [dataset_record(service_url=vo_server.tap_url, row=row, datalink_url=page.datalink_url)
+               for row in page.rows]
     events = []
-    staged = VOSource().stage([DatasetRef(r.identifier, r.metadata) for r in records],
+    # As at checkout: the catalogue row's metadata with the user's own query from their cart line.
+    staged = VOSource().stage([DatasetRef(r.identifier, {**r.metadata, "query": query.params()}) for r in records],
                               target=StagingTarget("hub"),
                               report=lambda message, *a, **k: events.append(message))
     assert [s.identifier for s in staged] == sorted([FIELD_A_V, FIELD_A_R])
@@ -196,7 +197,7 @@ def staged_refs(vo_server, **params) -> list[DatasetRef]:
     query = ObsCoreQuery.from_params(params)
     page = obscore_search(vo_server.tap_url, query)
     return [DatasetRef(r.identifier, r.metadata) for r in (
-        dataset_record(service_url=vo_server.tap_url, query=query, row=row, datalink_url=page.datalink_url)
+        dataset_record(service_url=vo_server.tap_url, row=row, datalink_url=page.datalink_url)
         for row in page.rows)]
 
 
