@@ -67,7 +67,7 @@ class Facility(Searchable):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "pk"]
         verbose_name_plural = "facilities"
 
     def __str__(self) -> str:

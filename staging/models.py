@@ -118,7 +118,7 @@ class Checkout(models.Model):
                                          help_text="The end (finished_at) the user was e-mailed about.")
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
         return f"checkout {self.pk} ({self.state})"

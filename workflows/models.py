@@ -60,7 +60,7 @@ class Workflow(Searchable):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["title"]
+        ordering = ["title", "pk"]
         constraints = [models.UniqueConstraint(fields=["repository", "notebook_path"],
                                                name="unique_workflow_per_notebook")]
 

@@ -127,3 +127,15 @@ def test_registration_takes_the_deadlines_and_refuses_nonsense_ones_with_a_reaso
     facility = Facility.objects.get(slug="lake-hub")
     assert (facility.spawn_deadline_seconds, facility.staging_deadline_seconds) == (600, 2 * 86400)
     assert Facility().staging_deadline_seconds == 6 * 3600  # hours, not the spawn's minutes, by default
+
+
+def test_paging_through_facilities_and_workflows_of_one_name_shows_each_once(client):
+    from tests.factories import make_workflow
+
+    for number in range(3):
+        make_facility(f"twin-{number}", name="Twin hub")
+        make_workflow()  # the same notebook, so the same title
+
+    for endpoint, key in (("/api/facilities/", "slug"), ("/api/workflows/", "id")):
+        seen = [client.get(endpoint, {"page_size": 1, "page": page}).json()["results"][0][key] for page in (1, 2, 3)]
+        assert len(set(seen)) == 3, (endpoint, seen)
