@@ -3,7 +3,8 @@
 Stock kombu writes a message file in place while a consumer may already move and read it, so a worker
 can read an empty file and die with a JSONDecodeError when messages are published concurrently. Here a
 message is written under a name no consumer looks for and then renamed into place, which is atomic;
-and a routing table read while another process first creates it is read again.
+a routing table read while another process first creates it is read again; and a binding is written
+to its exchange file before the process counts it as made.
 Production uses Redis (ESAP_BROKER_URL=redis://...); this keeps a newcomer free of any broker daemon.
 """
 import os
@@ -19,6 +20,17 @@ SCHEME = "localfs"
 
 
 class Channel(filesystem.Channel):
+    def queue_bind(self, queue: str, exchange: str | None = None, routing_key: str = "", arguments=None,
+                   **kwargs) -> None:
+        # kombu records a binding for the whole process before it writes the exchange file: another thread
+        # that sees the binding publishes, finds no file yet, and the message is dropped without a word
+        # (seen when a fresh broker folder meets concurrent first publishers). Write the file first.
+        exchange = exchange or "amq.direct"
+        if not self.state.has_binding(queue, exchange, routing_key):
+            self._queue_bind(exchange, *self.typeof(exchange).prepare_bind(queue, exchange, routing_key,
+                                                                          arguments))
+        super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
+
     def get_table(self, exchange: str) -> list:
         # Two first-time binds may truncate the exchange file while a publisher reads it; read again.
         for _ in range(50):
