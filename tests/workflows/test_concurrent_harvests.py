@@ -18,22 +18,21 @@ def local_git_allowed(settings):
     settings.ESAP_GIT_ALLOW_PRIVATE_URLS = True
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_harvests_of_one_repository_at_once_make_one_workflow_per_notebook(git_server, monkeypatch):
-    git_server.commit("at-once", {"crab.ipynb": analysis_notebook(), "vela.ipynb": analysis_notebook("Vela")})
-    repository = Repository.objects.create(url=git_server.url("at-once"), ref="main")
-    both_fetched = threading.Barrier(2)
+def harvest_at_once(repositories: list[Repository], monkeypatch) -> list[str]:
+    """Harvests of `repositories` run in parallel, each reaching its write phase only once all have
+    scanned (the widest window); their outcomes, as a worker task would have logged them."""
+    everyone_scanned = threading.Barrier(len(repositories))
     scan = services.scan_repository
 
-    def scan_then_wait_for_the_other(folder):  # both runs reach the write phase together: the widest window
+    def scan_then_wait_for_the_others(folder):
         found = scan(folder)
-        both_fetched.wait(timeout=30)
+        everyone_scanned.wait(timeout=30)
         return found
 
-    monkeypatch.setattr(services, "scan_repository", scan_then_wait_for_the_other)
+    monkeypatch.setattr(services, "scan_repository", scan_then_wait_for_the_others)
     outcomes: list[str] = []
 
-    def harvest() -> None:
+    def harvest(repository: Repository) -> None:
         try:
             outcomes.append(services.repository_harvest(repository_id=repository.pk).status)
         except Exception as error:  # noqa: BLE001 - what a crashed worker task would have logged
@@ -41,11 +40,19 @@ def test_two_harvests_of_one_repository_at_once_make_one_workflow_per_notebook(g
         finally:
             connection.close()
 
-    runs = [threading.Thread(target=harvest) for _ in range(2)]
+    runs = [threading.Thread(target=harvest, args=(repository,)) for repository in repositories]
     for thread in runs:
         thread.start()
     for thread in runs:
         thread.join()
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_harvests_of_one_repository_at_once_make_one_workflow_per_notebook(git_server, monkeypatch):
+    git_server.commit("at-once", {"crab.ipynb": analysis_notebook(), "vela.ipynb": analysis_notebook("Vela")})
+    repository = Repository.objects.create(url=git_server.url("at-once"), ref="main")
+    outcomes = harvest_at_once([repository, repository], monkeypatch)
 
     assert outcomes == ["ok", "ok"]
     assert sorted(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
@@ -60,30 +67,7 @@ def test_two_repositories_with_notebooks_of_one_title_harvested_at_once_both_get
     for name in ("team-a", "team-b"):
         git_server.commit(name, {"crab.ipynb": analysis_notebook()})
         repositories.append(Repository.objects.create(url=git_server.url(name), ref="main"))
-    both_fetched = threading.Barrier(2)
-    scan = services.scan_repository
-
-    def scan_then_wait_for_the_other(folder):  # both look for a free slug before either inserts
-        found = scan(folder)
-        both_fetched.wait(timeout=30)
-        return found
-
-    monkeypatch.setattr(services, "scan_repository", scan_then_wait_for_the_other)
-    outcomes: list[str] = []
-
-    def harvest(repository) -> None:
-        try:
-            outcomes.append(services.repository_harvest(repository_id=repository.pk).status)
-        except Exception as error:  # noqa: BLE001 - what a crashed worker task would have logged
-            outcomes.append(repr(error))
-        finally:
-            connection.close()
-
-    runs = [threading.Thread(target=harvest, args=(repository,)) for repository in repositories]
-    for thread in runs:
-        thread.start()
-    for thread in runs:
-        thread.join()
+    outcomes = harvest_at_once(repositories, monkeypatch)
 
     assert outcomes == ["ok", "ok"]
     slugs = sorted(Workflow.objects.filter(repository__in=repositories).values_list("slug", flat=True))

@@ -13,8 +13,8 @@ from staging.sources.vo import (
     ASYNC_THRESHOLD, ObsCoreQuery, URLRefused, obscore_rows, obscore_search, registry_search, sia2_rows,
     sia2_search,
 )
-from tests.staging.sources.test_vo_staging import (
-    ARCHIVE_HOST, INTERNAL_HOST, Route, Site, archive_only, redirect,
+from tests.staging.sources.test_vo_staging import (  # noqa: F401  (archive: a fixture the tests use)
+    INTERNAL_HOST, Route, Site, archive, archive_only, redirect,
 )
 
 DID = "ivo://archive.example/data/image.fits"
@@ -44,13 +44,6 @@ def uws_job(phase: str, result_url: str) -> Route:
             f'<uws:phase>{phase}</uws:phase><uws:results><uws:result id="result" xlink:href="{result_url}"/>'
             f'</uws:results></uws:job>')
     return 200, {"Content-Type": "text/xml"}, body.encode()
-
-
-@pytest.fixture
-def archive() -> Iterator[Site]:
-    site = Site(ARCHIVE_HOST)
-    yield site
-    site.close()
 
 
 @pytest.fixture
