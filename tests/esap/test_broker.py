@@ -1,5 +1,6 @@
-"""The embedded default's filesystem broker survives concurrent publishers: no consumer ever reads a
-half-written message (stock kombu's transport let a worker die on exactly that)."""
+"""The embedded default's filesystem broker survives concurrent publishers on a fresh broker folder: every
+message arrives once, no consumer reads a half-written message, and no publisher dies on a routing table
+another is still writing (stock kombu's transport lost messages both ways)."""
 import threading
 
 from kombu import Connection
@@ -7,15 +8,25 @@ from kombu import Connection
 from esap import broker
 from tests.servers.worker import broker_options
 
-PUBLISHERS, MESSAGES = 8, 40
+PUBLISHERS, MESSAGES = 16, 20
 
 
-def test_concurrent_publishers_and_a_consumer_exchange_every_message_once(tmp_path):
+def test_concurrent_first_publishers_and_a_consumer_exchange_every_message_once(tmp_path):
     broker.register()
     options = broker_options(tmp_path)
     received: list[int] = []
+    errors: list[BaseException] = []
     done = threading.Event()
 
+    def recording_errors(work):
+        def run(*args) -> None:
+            try:
+                work(*args)
+            except BaseException as error:
+                errors.append(error)
+        return run
+
+    @recording_errors
     def publish(offset: int) -> None:
         with Connection("localfs://", transport_options=options) as connection:
             queue = connection.SimpleQueue("race")
@@ -23,6 +34,7 @@ def test_concurrent_publishers_and_a_consumer_exchange_every_message_once(tmp_pa
                 queue.put({"n": number})
             queue.close()
 
+    @recording_errors
     def consume() -> None:
         with Connection("localfs://", transport_options=options) as connection:
             queue = connection.SimpleQueue("race")
@@ -35,11 +47,6 @@ def test_concurrent_publishers_and_a_consumer_exchange_every_message_once(tmp_pa
                 message.ack()
             queue.close()
 
-    # The queue exists before the race starts, as the worker's own declaration makes it in the portal. On
-    # a fresh broker folder, concurrent *first* publishers of one process have been seen losing messages
-    # (not explained yet; a lost checkout is enqueued again by the sweeper): not what this test is about.
-    with Connection("localfs://", transport_options=options) as connection:
-        connection.SimpleQueue("race").close()
     consumer = threading.Thread(target=consume)
     consumer.start()
     publishers = [threading.Thread(target=publish, args=(i * MESSAGES,)) for i in range(PUBLISHERS)]
@@ -50,5 +57,6 @@ def test_concurrent_publishers_and_a_consumer_exchange_every_message_once(tmp_pa
     consumer.join(timeout=60)
     done.set()
 
+    assert errors == []
     assert sorted(received) == list(range(PUBLISHERS * MESSAGES))
     assert not list((tmp_path / "queue").glob(".partial-*"))
