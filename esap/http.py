@@ -3,7 +3,7 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -21,7 +21,7 @@ def check_outbound_url(url: str, *, allow_private: bool, schemes: frozenset[str]
     (ESAP_ALLOW_PRIVATE_URLS): loopback, private, link-local (cloud metadata) and reserved ranges are
     the classic SSRF targets.
     """
-    parts = urlsplit(url)
+    parts, port = _split(url)
     if parts.scheme not in schemes:
         raise UserError("url.not_allowed", url=url, detail=f"scheme must be one of {sorted(schemes)}")
     if not parts.hostname:
@@ -30,10 +30,20 @@ def check_outbound_url(url: str, *, allow_private: bool, schemes: frozenset[str]
         raise UserError("url.not_allowed", url=url, detail="credentials in URLs are not accepted")
     if allow_private:
         return url
-    for address in _resolve(url, parts.hostname, parts.port):
+    for address in _resolve(url, parts.hostname, port):
         if not address.is_global or address.is_multicast:
             raise UserError("url.not_allowed", url=url, detail=f"{address} is not a public address")
     return url
+
+
+def _split(url: str) -> tuple[SplitResult, int | None]:
+    """The URL's parts and port; a URL Python cannot parse (an unclosed IPv6 bracket, a port out of range)
+    is refused like any other."""
+    try:
+        parts = urlsplit(url)
+        return parts, parts.port
+    except ValueError as error:
+        raise UserError("url.not_allowed", url=url, detail=f"it is not a valid URL ({error})") from error
 
 
 def _resolve(url: str, host: str, port: int | None) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

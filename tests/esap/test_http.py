@@ -38,6 +38,15 @@ def test_other_schemes_hostless_and_credentialed_urls_are_refused(url, reason):
     assert reason in refused.value.message
 
 
+@pytest.mark.parametrize("url", ["http://example.org:99999/", "http://[::1", "http://example.org:port/"])
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_url_python_cannot_parse_is_refused_not_an_error(url, allow_private):
+    with pytest.raises(UserError) as refused:
+        check_outbound_url(url, allow_private=allow_private)
+
+    assert refused.value.code == "url.not_allowed" and "not a valid URL" in refused.value.message
+
+
 def test_unresolvable_host_is_refused_with_the_reason():
     with pytest.raises(UserError, match="cannot be resolved"):
         check_outbound_url("https://no-such-host.invalid/", allow_private=False)

@@ -57,6 +57,17 @@ def test_admin_refuses_a_hub_url_aimed_at_private_addresses(admin_client_logged_
     assert not Facility.objects.filter(slug="admin-hub").exists()
 
 
+def test_admin_refuses_a_hub_url_with_a_port_out_of_range(admin_client_logged_in, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+
+    response = admin_client_logged_in.post(
+        "/admin/facilities/facility/add/", facility_form(hub_url="http://example.org:99999/"))
+
+    assert response.status_code == 200
+    assert "Port out of range" in response.content.decode()
+    assert not Facility.objects.filter(slug="admin-hub").exists()
+
+
 def test_workflows_and_datasets_are_editable_in_the_admin(admin_client_logged_in):
     assert admin_client_logged_in.get("/admin/workflows/workflow/add/").status_code == 200
     assert admin_client_logged_in.get("/admin/staging/dataset/add/").status_code == 200

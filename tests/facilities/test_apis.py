@@ -91,6 +91,18 @@ def test_registration_refuses_ssrf_targets_with_a_reason(api, settings):
     assert not Facility.objects.filter(slug="meta").exists()
 
 
+def test_registration_refuses_a_port_out_of_range_with_a_reason(api, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    api.force_authenticate(make_user(staff=True))
+
+    response = api.post("/api/facilities/register/", {
+        "name": "Odd", "slug": "odd", "hub_url": "http://example.org:99999/"}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "url.not_allowed" and "Port out of range" in response.json()["detail"]
+    assert not Facility.objects.filter(slug="odd").exists()
+
+
 def test_registration_is_for_staff_only(api):
     payload = {"name": "x", "slug": "x", "hub_url": "https://example.org"}
 

@@ -226,6 +226,8 @@ def commit_symlinks(git_server, name: str, links: dict[str, str | Path]) -> str:
     ("git://127.0.0.1:9418/repo", "not a public address"),
     ("http://169.254.169.254/latest", "not a public address"),
     ("https://user:secret@example.org/repo.git", "credentials"),
+    ("http://example.org:99999/repo.git", "Port out of range"),
+    ("http://[::1/repo.git", "Invalid IPv6 URL"),
 ])
 def test_repository_urls_outside_the_policy_are_refused_with_the_reason(url, reason, settings, no_worker):
     settings.ESAP_GIT_ALLOW_PRIVATE_URLS = False

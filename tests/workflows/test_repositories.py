@@ -131,6 +131,17 @@ def test_the_admin_refuses_a_ref_git_would_not_read_as_a_ref(ref, admin_client_l
     assert not Repository.objects.exists()
 
 
+@pytest.mark.parametrize("url, reason", [("http://example.org:99999/x", "Port out of range"),
+                                         ("http://[::1/x", "Invalid IPv6 URL")])
+def test_the_admin_refuses_a_url_that_cannot_be_parsed_with_the_reason(url, reason, admin_client_logged_in):
+    response = admin_client_logged_in.post("/admin/workflows/repository/add/",
+                                           {"url": url, "ref": "main", "is_public": "on"})
+
+    assert response.status_code == 200
+    assert reason in response.content.decode()
+    assert not Repository.objects.exists()
+
+
 def test_the_admin_and_the_api_accept_the_same_refs(admin_client_logged_in):
     admin_client_logged_in.post("/admin/workflows/repository/add/",
                                 {"url": "git://127.0.0.1/x", "ref": "release/v1.2", "is_public": "on"})
