@@ -2,7 +2,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -45,9 +44,10 @@ def token_page(request):
 def token_revoke_page(request, pk: int):
     try:
         token_revoke(user=request.user, pk=pk)
-    except ApiToken.DoesNotExist:
-        raise Http404("No such token.") from None
-    messages.success(request, "Token revoked.")
+    except ApiToken.DoesNotExist:  # revoked already (a second click, another tab), or not the user's
+        messages.error(request, "That token is not among your active tokens: it is revoked already.")
+    else:
+        messages.success(request, "Token revoked.")
     return redirect("/account/tokens/")
 
 

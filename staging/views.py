@@ -48,12 +48,16 @@ def cart_page(request):
 CART_WORKFLOW_CHOICES = 200
 
 
-def _cart_action(request, action, success: str):
+def _cart_action(request, action, success: str, *, missing: str):
+    """Run a cart service and go back to the page the user came from, saying what happened: what is gone
+    by now (a second click, another tab) is said there too, with the page around it."""
     try:
         action()
     except UserError as error:
         messages.error(request, error.message)
-    except (ObjectDoesNotExist, ValueError):
+    except ObjectDoesNotExist:
+        messages.error(request, missing)
+    except ValueError:
         raise Http404("No such item.") from None
     else:
         messages.success(request, success)
@@ -72,14 +76,14 @@ def _int_field(request, name: str) -> int:
 def cart_add(request):
     dataset_id = _int_field(request, "dataset")
     return _cart_action(request, lambda: services.cart_add_dataset(user=request.user, dataset_id=dataset_id),
-                        "Added to your cart.")
+                        "Added to your cart.", missing="That dataset is no longer in the catalogue.")
 
 
 @login_required
 @require_POST
 def cart_remove(request, item_id: int):
     return _cart_action(request, lambda: services.cart_remove_item(user=request.user, item_id=item_id),
-                        "Removed from your cart.")
+                        "Removed from your cart.", missing="That dataset is no longer in your cart.")
 
 
 @login_required
@@ -91,7 +95,7 @@ def cart_workflow(request):
     return _cart_action(
         request,
         lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id, commit_sha=commit),
-        "Workflow chosen.")
+        "Workflow chosen.", missing="That workflow is not available (deleted, or not shared with you).")
 
 
 @login_required
@@ -102,7 +106,7 @@ def cart_facility(request):
         request,
         lambda: services.cart_choose_facility(user=request.user, facility_slug=facility or None,
                                               profile_slug=profile),
-        "Facility chosen.")
+        "Facility chosen.", missing="That facility is not available (deleted, or not shared with you).")
 
 
 @login_required

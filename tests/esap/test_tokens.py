@@ -68,8 +68,21 @@ def test_another_users_token_cannot_be_listed_or_revoked():
 
     assert api.get("/api/tokens/").json()["count"] == 0
     assert api.delete(f"/api/tokens/{owner_token.pk}/").status_code == 404
-    assert page.post(f"/account/tokens/{owner_token.pk}/revoke/").status_code == 404
+    assert "not among your active tokens" in page.post(f"/account/tokens/{owner_token.pk}/revoke/",
+                                                       follow=True).content.decode()
     assert ApiToken.objects.get(pk=owner_token.pk).revoked_at is None
+
+
+def test_revoking_a_token_twice_says_it_is_revoked_already_on_the_tokens_page():
+    token, _ = ApiToken.issue(user=make_user(), name="old script")
+    page = Client()
+    page.force_login(token.user)
+
+    page.post(f"/account/tokens/{token.pk}/revoke/")
+    second = page.post(f"/account/tokens/{token.pk}/revoke/", follow=True)
+
+    assert second.redirect_chain == [("/account/tokens/", 302)]
+    assert "That token is not among your active tokens: it is revoked already." in second.content.decode()
 
 
 def test_a_token_lives_the_longest_allowed_or_fewer_days_if_asked(settings):

@@ -3,7 +3,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from staging.models import CartItem
+from facilities.models import Facility, Visibility
+from staging.models import Cart, CartItem
 from tests.factories import make_dataset, make_facility, make_user, make_workflow
 
 pytestmark = pytest.mark.django_db
@@ -94,15 +95,52 @@ def test_checkout_of_an_incomplete_cart_shows_what_is_missing(alice_client):
     assert "Add at least one dataset to your cart" in response.content.decode()
 
 
-def test_removing_another_users_line_is_404_and_leaves_it(alice_client):
+def test_removing_another_users_line_is_refused_as_not_in_your_cart_and_leaves_it(alice_client):
     bob = make_user("bob")
     bob_client = Client()
     bob_client.force_login(bob)
     bob_client.post("/cart/add/", {"dataset": make_dataset().pk})
     bobs_item = CartItem.objects.get(cart__user=bob)
 
-    assert alice_client.post(f"/cart/remove/{bobs_item.pk}/").status_code == 404
+    page = alice_client.post(f"/cart/remove/{bobs_item.pk}/", follow=True).content.decode()
+
+    assert "That dataset is no longer in your cart." in page
     assert CartItem.objects.filter(pk=bobs_item.pk).exists()
+
+
+def test_a_second_click_on_remove_says_the_line_is_gone_on_the_cart_page(alice_client):
+    alice_client.post("/cart/add/", {"dataset": make_dataset(title="Crab light curve").pk})
+    item = CartItem.objects.get()
+
+    alice_client.post(f"/cart/remove/{item.pk}/", {"next": "/cart/"})
+    second = alice_client.post(f"/cart/remove/{item.pk}/", {"next": "/cart/"})
+
+    assert second.status_code == 302 and second["Location"] == "/cart/"
+    page = alice_client.get("/cart/").content.decode()
+    assert '<li class="error">That dataset is no longer in your cart.</li>' in page
+    assert "Crab light curve" not in page
+
+
+def test_adding_a_dataset_gone_from_the_catalogue_says_so_on_the_page_it_was_added_from(alice_client):
+    dataset = make_dataset(title="Crab light curve")
+    gone = dataset.pk
+    dataset.delete()
+
+    response = alice_client.post("/cart/add/", {"dataset": gone, "next": "/datasets/?q=crab"})
+
+    assert response.status_code == 302 and response["Location"] == "/datasets/?q=crab"
+    assert "That dataset is no longer in the catalogue." in alice_client.get("/datasets/").content.decode()
+
+
+def test_choosing_a_facility_hidden_since_the_page_was_shown_says_so_and_keeps_the_choice(alice_client):
+    make_facility("swan", name="SWAN")
+    alice_client.post("/cart/facility/", {"facility_profile": "swan/small"})
+    Facility.objects.filter(slug="swan").update(visibility=Visibility.HIDDEN)
+
+    page = alice_client.post("/cart/facility/", {"facility_profile": "swan/medium"}, follow=True)
+
+    assert "That facility is not available (deleted, or not shared with you)." in page.content.decode()
+    assert Cart.objects.get().profile.slug == "small"
 
 
 def test_cart_pages_need_a_login():
