@@ -97,6 +97,14 @@ class FacilityCreateApi(APIView):
                                                    allow_blank=True, max_length=100)
         profiles = ProfileInput(many=True, required=False, default=list)
 
+        def validate_profiles(self, profiles: list[dict]) -> list[dict]:
+            slugs = [profile["slug"] for profile in profiles]
+            repeated = sorted({slug for slug in slugs if slugs.count(slug) > 1})
+            if repeated:
+                raise serializers.ValidationError(f"Each profile needs its own slug: {', '.join(repeated)} "
+                                                  f"is given more than once.")
+            return profiles
+
     @extend_schema(request=InputSerializer, responses={201: FacilityOutputSerializer})
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)

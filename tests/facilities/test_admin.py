@@ -68,6 +68,18 @@ def test_admin_refuses_a_hub_url_with_a_port_out_of_range(admin_client_logged_in
     assert not Facility.objects.filter(slug="admin-hub").exists()
 
 
+def test_admin_refuses_two_profiles_of_one_slug(admin_client_logged_in):
+    twice = facility_form(**{"profiles-TOTAL_FORMS": "2", "profiles-1-slug": "small",
+                             "profiles-1-display_name": "Small again", "profiles-1-description": "",
+                             "profiles-1-position": "1"})
+
+    response = admin_client_logged_in.post("/admin/facilities/facility/add/", twice)
+
+    assert response.status_code == 200
+    assert "Please correct the duplicate data for slug" in response.content.decode()
+    assert not Facility.objects.filter(slug="admin-hub").exists()
+
+
 def test_workflows_and_datasets_are_editable_in_the_admin(admin_client_logged_in):
     assert admin_client_logged_in.get("/admin/workflows/workflow/add/").status_code == 200
     assert admin_client_logged_in.get("/admin/staging/dataset/add/").status_code == 200

@@ -103,6 +103,20 @@ def test_registration_refuses_a_port_out_of_range_with_a_reason(api, settings):
     assert not Facility.objects.filter(slug="odd").exists()
 
 
+def test_registration_refuses_two_profiles_of_one_slug_naming_it(api, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    api.force_authenticate(make_user(staff=True))
+
+    response = api.post("/api/facilities/register/", {
+        "name": "Twins", "slug": "twins", "hub_url": "http://127.0.0.1:8000/",
+        "profiles": [{"slug": "small", "display_name": "Small"}, {"slug": "large", "display_name": "Large"},
+                     {"slug": "small", "display_name": "Small again"}]}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert "small is given more than once" in str(response.json()["fields"]["profiles"])
+    assert not Facility.objects.filter(slug="twins").exists()
+
+
 def test_registration_is_for_staff_only(api):
     payload = {"name": "x", "slug": "x", "hub_url": "https://example.org"}
 
