@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -19,9 +20,26 @@ from esap.search import CappedCountPaginator
 
 class ExactPageNumberPagination(PageNumberPagination):
     """`?page=` and `?page_size=`; a page size above the cap is refused, not silently clamped. The
-    default, for what belongs to the caller (launches, tokens): every page of it can be reached."""
+    default, for what belongs to the caller (launches, tokens): every page of it can be reached.
+
+    A malformed page or page size is a 400 naming the parameter, as any bad input is; a well-formed page
+    past the last one is a 404 that names the last page."""
 
     page_size_query_param = "page_size"
+    page_query_description = "A page number from 1, or `last`; a page past the last one is a 404."
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list | None:
+        self.request = request
+        page_size = self.get_page_size(request)
+        if not page_size:
+            return None
+        paginator = self.django_paginator_class(queryset, page_size)
+        number = self.get_page_number(request, paginator)
+        if number > paginator.num_pages:
+            raise exceptions.NotFound(self.past_the_end_message(number, paginator))
+        self.page = paginator.page(number)
+        self.display_page_controls = paginator.num_pages > 1
+        return list(self.page)
 
     def get_page_size(self, request: Any) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -32,6 +50,20 @@ class ExactPageNumberPagination(PageNumberPagination):
         if size is None or not 1 <= size <= cap:
             raise exceptions.ValidationError({"page_size": [f"Must be an integer from 1 to {cap}."]})
         return size
+
+    def get_page_number(self, request: Any, paginator: Paginator) -> int:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if raw in self.last_page_strings:
+            return paginator.num_pages
+        number = whole_number(raw)
+        if number is None or number < 1:
+            raise exceptions.ValidationError({"page": ["Must be an integer of at least 1 (or 'last')."]})
+        return number
+
+    def past_the_end_message(self, number: int, paginator: Paginator) -> str:
+        return f"There is no page {number}: the last page is {paginator.num_pages}."
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
@@ -60,14 +92,17 @@ class ExactPageNumberPagination(PageNumberPagination):
 
 
 class CappedPageNumberPagination(ExactPageNumberPagination):
-    """For catalogue searches: counts stop at ESAP_SEARCH_COUNT_CAP (see CappedCountPaginator)."""
+    """For catalogue searches: counts stop at ESAP_SEARCH_COUNT_CAP (see CappedCountPaginator), so the
+    pages past the cap cannot be reached; asking for one says so and how to get there."""
 
     django_paginator_class = CappedCountPaginator
 
-    @property
-    def invalid_page_message(self) -> str:  # DRF formats it with page_number and message
-        return ("Invalid page {page_number}: {message} At most the first "
-                f"{settings.ESAP_SEARCH_COUNT_CAP} results can be paged through; refine the search.")
+    def past_the_end_message(self, number: int, paginator: Paginator) -> str:
+        if getattr(paginator, "count_is_exact", True):
+            return super().past_the_end_message(number, paginator)
+        cap = settings.ESAP_SEARCH_COUNT_CAP
+        return (f"There is no page {number} to show: at most the first {cap} results of a search can be paged "
+                f"through (the last page is {paginator.num_pages}); refine the search to reach the others.")
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -52,14 +52,36 @@ def test_page_size_outside_the_cap_is_a_400(api, endpoint, page_size):
     assert "page_size" in response.json()["fields"]
 
 
-@pytest.mark.parametrize("page", ["abc", "0", "-3", "99999"])
-def test_malformed_or_missing_page_is_a_404_with_a_reason(api, page):
-    make_dataset()
+PAGED_ENDPOINTS = [*SEARCH_ENDPOINTS, "/api/checkouts/", "/api/tokens/"]
 
-    response = api.get("/api/datasets/", {"page": page})
+
+@pytest.mark.parametrize("endpoint", PAGED_ENDPOINTS)
+@pytest.mark.parametrize("page", ["abc", "0", "-3", "", "1.5", "²", "99999999999999999999999"])
+def test_a_malformed_page_is_a_400_naming_the_parameter_like_a_bad_page_size(api, endpoint, page):
+    response = api.get(endpoint, {"page": page})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error"], body["fields"]) == ("invalid", {"page": ["Must be an integer of at least 1 (or 'last')."]})
+
+
+@pytest.mark.parametrize("endpoint", ["/api/datasets/", "/api/checkouts/"])
+def test_a_page_past_the_end_is_a_404_naming_the_last_page(api, endpoint):
+    for _ in range(3):
+        make_dataset()
+        Checkout.objects.create(user=api.handler._force_user, state="failed")
+
+    response = api.get(endpoint, {"page": 3, "page_size": 2})
 
     assert response.status_code == 404
-    assert response.json()["detail"]
+    assert response.json() == {"error": "not_found", "detail": "There is no page 3: the last page is 2."}
+    last = api.get(endpoint, {"page": "last", "page_size": 2}).json()
+    assert len(last["results"]) == 1 and last["previous"]
+
+
+def test_past_the_end_of_an_empty_list_the_last_page_is_the_empty_first(api):
+    assert api.get("/api/datasets/", {"page": 1}).json()["results"] == []
+    assert api.get("/api/datasets/", {"page": 2}).json()["detail"] == "There is no page 2: the last page is 1."
 
 
 @pytest.mark.parametrize("path", ["/api/datasets/999999/", "/api/workflows/999999/", "/api/facilities/nope/",

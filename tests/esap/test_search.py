@@ -221,7 +221,9 @@ def test_counts_stop_at_the_cap_and_say_so(settings, client, query):
     assert (capped["count"], capped["count_is_exact"]) == (5, False)
     assert len(capped["results"]) == 2 and capped["next"]
     beyond = client.get("/api/datasets/", {"q": query, "page_size": 2, "page": 4})
-    assert beyond.status_code == 404 and "first 5 results" in beyond.json()["detail"]
+    assert beyond.status_code == 404 and beyond.json()["detail"] == (
+        "There is no page 4 to show: at most the first 5 results of a search can be paged through (the last "
+        "page is 3); refine the search to reach the others.")
     page = client.get("/datasets/", {"q": query}).content.decode()
     assert "5+ results (refine the search to see the rest)" in page
 
