@@ -24,6 +24,10 @@ class StagingMode(models.TextChoices):
     DOWNLOAD = "download", "Download into the server"
 
 
+# Slugs the API's own paths take: /api/facilities/register/ is registration, not a facility's detail.
+RESERVED_SLUGS = frozenset({"register"})
+
+
 class Facility(Searchable):
     search_title_field = "name"
 
@@ -76,6 +80,9 @@ class Facility(Searchable):
     def clean(self) -> None:
         from esap.identity import configured_providers
 
+        if self.slug in RESERVED_SLUGS:
+            raise ValidationError({"slug": f"{self.slug!r} is reserved (the API's /api/facilities/{self.slug}/ "
+                                           f"is not a facility): choose another slug."})
         if self.identity_provider and self.identity_provider not in configured_providers():
             raise ValidationError({"identity_provider": f"No identity provider {self.identity_provider!r} is "
                                                         f"configured (ESAP_OIDC_PROVIDERS)."})

@@ -80,6 +80,14 @@ def test_admin_refuses_two_profiles_of_one_slug(admin_client_logged_in):
     assert not Facility.objects.filter(slug="admin-hub").exists()
 
 
+def test_admin_refuses_the_reserved_slug_register(admin_client_logged_in):
+    response = admin_client_logged_in.post("/admin/facilities/facility/add/", facility_form(slug="register"))
+
+    assert response.status_code == 200
+    assert "&#x27;register&#x27; is reserved" in response.content.decode()
+    assert not Facility.objects.filter(slug="register").exists()
+
+
 def test_workflows_and_datasets_are_editable_in_the_admin(admin_client_logged_in):
     assert admin_client_logged_in.get("/admin/workflows/workflow/add/").status_code == 200
     assert admin_client_logged_in.get("/admin/staging/dataset/add/").status_code == 200

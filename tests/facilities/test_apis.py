@@ -117,6 +117,18 @@ def test_registration_refuses_two_profiles_of_one_slug_naming_it(api, settings):
     assert not Facility.objects.filter(slug="twins").exists()
 
 
+def test_the_slug_register_is_refused_since_the_api_could_never_show_that_facility(api, settings):
+    settings.ESAP_ALLOW_PRIVATE_URLS = True
+    api.force_authenticate(make_user(staff=True))
+
+    response = api.post("/api/facilities/register/", {
+        "name": "Register", "slug": "register", "hub_url": "http://127.0.0.1:8000/"}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert "'register' is reserved" in str(response.json()["fields"]["slug"])
+    assert not Facility.objects.filter(slug="register").exists()
+
+
 def test_registration_is_for_staff_only(api):
     payload = {"name": "x", "slug": "x", "hub_url": "https://example.org"}
 
