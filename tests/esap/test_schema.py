@@ -22,6 +22,13 @@ def test_interactive_docs_page_is_served():
     assert Client().get("/api/docs/").status_code == 200
 
 
+def test_options_on_the_docs_page_answers_its_allowed_methods():
+    response = Client().options("/api/docs/")
+
+    assert response.status_code == 200
+    assert set(response["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
 def _schema() -> dict:
     response = Client().get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
