@@ -2,7 +2,7 @@
 catalogue and can go into the cart from the results."""
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET
 
 from esap.errors import EsapError
 from staging import selectors
@@ -17,16 +17,19 @@ def _metadata(text: str) -> dict[str, str]:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_GET
 def datalake_search_page(request):
+    """A GET form, like /vo/: the search is in the address, so adding a result to the cart comes back to
+    the same results (and a search can be bookmarked)."""
     form = {"lake": "", "scope": "", "name": "*", "metadata": ""}
     context = {"lakes": datalake_list(), "results": None, "error": ""}
-    if request.method == "POST":
-        form = {key: request.POST.get(key, default)[:400] for key, default in form.items()}
+    if "lake" in request.GET:
+        form = {key: request.GET.get(key, default)[:400] for key, default in form.items()}
         try:
             context["results"] = datalake_search(slug=form["lake"], scope=form["scope"], name=form["name"],
                                                  metadata=_metadata(form["metadata"]), limit=50)
         except (EsapError, ValueError) as error:
             context["error"] = getattr(error, "message", str(error))
     in_cart = selectors.cart_for(user=request.user).items.values_list("dataset_id", flat=True)
-    return render(request, "staging/datalake_search.html", {**context, "form": form, "in_cart": set(in_cart)})
+    return render(request, "staging/datalake_search.html", {**context, "form": form, "in_cart": set(in_cart)},
+                  status=400 if context["error"] else 200)

@@ -1,6 +1,8 @@
 """Operators register data lakes (Rucio instances) with a write-only, encrypted password; users search a
 lake from a page or the REST API, and what is found becomes catalogue datasets they can put in the cart."""
 import io
+import re
+from html import unescape
 
 import pytest
 from django.core.management import call_command
@@ -80,9 +82,10 @@ def test_the_search_page_refuses_what_the_api_refuses_without_calling_the_lake(f
     client = Client()
     client.force_login(make_user())
 
-    page = client.post("/datasets/lake/", {"lake": "escape", "name": "*", "metadata": "", **form})
+    page = client.get("/datasets/lake/", {"lake": "escape", "name": "*", "metadata": "", **form})
 
     html = page.content.decode()
+    assert page.status_code == 400
     assert "This search cannot be sent to the data lake" in html and reason in html
     assert not Dataset.objects.exists()
 
@@ -97,13 +100,36 @@ def test_the_search_page_lists_what_it_found_with_add_to_cart_buttons(rucio_serv
     client = Client()
     client.force_login(make_user())
 
-    page = client.post("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "name": name, "metadata": ""})
+    page = client.get("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "name": name, "metadata": ""})
 
     dataset = Dataset.objects.get(source="rucio", identifier=f"lake/{SCOPE}:{name}")
     html = page.content.decode()
     assert f"{SCOPE}:{name}" in html and f'name="dataset" value="{dataset.pk}"' in html
-    bad = client.post("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "metadata": "no equals sign"})
+    bad = client.get("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "metadata": "no equals sign"})
     assert "key=value" in bad.content.decode()
+
+
+@pytest.mark.rucio
+@pytest.mark.django_db(transaction=True)
+def test_adding_a_result_to_the_cart_comes_back_to_the_same_results(rucio_server, rucio_dataset):
+    first, _ = rucio_dataset(prefix="again")
+    second, _ = rucio_dataset(prefix="again")
+    DataLake.objects.create(slug="lake", name="Local Rucio", server_url=rucio_server.url,
+                            account=rucio_server.portal.account, username=rucio_server.portal.username,
+                            password=rucio_server.portal.password)
+    client = Client()
+    client.force_login(make_user())
+    this_run = first.rsplit("-", 1)[0] + "-*"
+    search = client.get("/datasets/lake/", {"lake": "lake", "scope": SCOPE, "name": this_run, "metadata": ""})
+    add = search.content.decode().split(f'data-dataset="lake/{SCOPE}:{first}"')[0].rsplit("<form", 1)[1]
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', unescape(add)))
+
+    back = client.post("/cart/add/", fields, follow=True)
+
+    page = back.content.decode()
+    assert back.redirect_chain[0][0].startswith("/datasets/lake/?") and 'name="scope" value="' + SCOPE in page
+    assert f'data-dataset="lake/{SCOPE}:{second}"' in page  # the other result, ready to add too
+    assert "Added to your cart." in page and "In your cart" in page
 
 
 @pytest.mark.rucio
