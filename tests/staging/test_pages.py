@@ -52,6 +52,18 @@ def test_adding_to_the_cart_from_the_dataset_page(alice_client):
     assert "Crab light curve" in cart_page and "Cart (1)" in cart_page
 
 
+def test_a_size_the_source_did_not_give_is_shown_as_unknown_not_as_zero(alice_client):
+    unknown = make_dataset(title="VO image", size_bytes=None)
+    make_dataset(title="Empty file", size_bytes=0)
+    alice_client.post("/cart/add/", {"dataset": unknown.pk})
+
+    listed = alice_client.get("/datasets/").content.decode()
+    cart = alice_client.get("/cart/").content.decode()
+
+    assert listed.count("unknown size") == 1 and listed.count("0\xa0bytes") == 1
+    assert "unknown size" in cart and "0\xa0bytes" not in cart
+
+
 def test_choosing_workflow_and_facility_profile_on_the_cart_page(alice_client):
     workflow = make_workflow()
     make_facility("swan", name="SWAN")
