@@ -1,5 +1,7 @@
 """Keeping the portal's view of ready launches true to the hubs: a server the facility stopped (its idle
-culler, an operator) makes its launch `stopped`, so that nobody is sent to a notebook that is gone.
+culler, an operator) makes its launch `stopped`, so that nobody is sent to a notebook that is gone, and
+is removed from the hub: stopped without removal (the culler's default), it would still count against the
+hub's limit of named servers per user, and a stopped launch offers its user no way to remove it.
 
 A hub with few of the portal's users is asked once per user. From `LIST_FROM_USERS` users on, it is
 asked once for all its active users, page by page; only the users whose launches that listing misses
@@ -55,9 +57,27 @@ def _all_running(launches: Iterable[Checkout], running: set[str]) -> bool:
 
 
 def _stop_missing(launches: Iterable[Checkout], running: set[str]) -> int:
-    return sum(1 for checkout in launches if checkout.server_name not in running and machine.transition(
-        checkout.pk, source=State.READY, target=State.STOPPED, message=STOPPED_BY_FACILITY,
-        data={"server_stopped": True}))
+    found = 0
+    for checkout in launches:
+        if checkout.server_name not in running and machine.transition(
+                checkout.pk, source=State.READY, target=State.STOPPED, message=STOPPED_BY_FACILITY,
+                data={"server_stopped": True}):
+            found += 1
+            _remove_server(checkout)
+    return found
+
+
+def _remove_server(checkout: Checkout) -> None:
+    """Forget the stopped server on the hub (gone already is fine). If the hub cannot, the launch says so
+    and its user's stop, offered again, removes it."""
+    try:
+        with hub_access.translated_errors():
+            hub_access.client_for(checkout.facility).stop_server(checkout.hub_username, checkout.server_name,
+                                                                 remove=True)
+    except EsapError as error:
+        machine.record(checkout.pk, phase=State.STOPPED,
+                       message=f"The server could not be removed from the hub: {error.message}",
+                       data={"server_stopped": False, "code": error.code})
 
 
 class _HubSilent(Exception):

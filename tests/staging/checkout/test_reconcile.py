@@ -1,15 +1,19 @@
 """A ready launch whose server the facility stopped by itself (an idle culler, an operator) is found by
 a periodic look at the hubs and becomes stopped, so that nobody is sent to a notebook that is gone. The
-hub is the suite's real one; the culler is played by stopping the server through the hub's API."""
+hub is the suite's real one (users named limited-* may run a single named server there); the culler is
+played by stopping the server through the hub's API, as jupyterhub-idle-culler does by default: stopped,
+not removed, so the hub still counts it against the user's limit until the portal removes it."""
 import pytest
 from rest_framework.test import APIClient
 
 from facilities.hub.client import HubClient
+from facilities.hub.errors import HubUnavailable
 from staging.checkout.reconcile import STOPPED_BY_FACILITY, reconcile_ready_launches
 from staging.checkout.services import checkout_stop
 from staging.models import Checkout
+from staging.selectors import server_stop_failed
 from tests.factories import make_facility, make_user
-from tests.launching import hub_client, launch, wait_for
+from tests.launching import eventually, hub_client, launch, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +25,7 @@ def ready_launch(user, facility) -> Checkout:
 
 
 def cull(hub, checkout: Checkout) -> None:
-    hub_client(hub).stop_server(checkout.hub_username, checkout.server_name)
+    hub_client(hub).stop_server(checkout.hub_username, checkout.server_name, remove=False)
 
 
 def state_of(checkout: Checkout) -> str:
@@ -60,6 +64,41 @@ def test_a_ready_launch_whose_server_the_facility_stopped_is_found_and_becomes_s
     assert state_of(unreachable) == "ready"  # its hub is asked again next time
     assert reconcile_ready_launches() == 0
     checkout_stop(user=user, pk=running.pk)
+
+
+def test_the_culled_server_is_removed_from_the_hub_so_its_limit_lets_the_next_launch_through(
+        launch_env, hub_facility):
+    user, facility = make_user("limited-rita"), hub_facility()
+    culled = ready_launch(user, facility)
+    cull(launch_env, culled)
+    assert hub_client(launch_env).server_known(culled.hub_username, culled.server_name)
+
+    assert reconcile_ready_launches() == 1
+
+    assert not hub_client(launch_env).server_known(culled.hub_username, culled.server_name)
+    next_launch = ready_launch(user, facility)  # without the removal: spawn.server_limit, and no way out
+    checkout_stop(user=user, pk=next_launch.pk)
+
+
+def test_fault_a_culled_server_the_hub_did_not_remove_is_left_for_its_user_to_stop_again(
+        launch_env, hub_facility, monkeypatch):
+    # A hub answering the listing and failing the removal a moment later cannot be timed for real.
+    user, facility = make_user(), hub_facility()
+    culled = ready_launch(user, facility)
+    cull(launch_env, culled)
+
+    def fake_hub_gone_before_the_removal(*args, **kwargs):
+        raise HubUnavailable("connection refused")
+
+    monkeypatch.setattr(HubClient, "stop_server", fake_hub_gone_before_the_removal)
+
+    assert reconcile_ready_launches() == 1
+
+    assert state_of(culled) == "stopped" and server_stop_failed(checkout=culled)
+    assert culled.events.last().message.startswith("The server could not be removed from the hub")
+    monkeypatch.undo()
+    checkout_stop(user=user, pk=culled.pk)  # the launch page's "Try stopping the server again"
+    eventually(lambda: not hub_client(launch_env).server_known(culled.hub_username, culled.server_name))
 
 
 def test_a_hub_with_many_of_the_portals_users_is_listed_once_and_only_the_missing_are_asked(
