@@ -1,6 +1,7 @@
 """Launch links: a shareable URL that pre-fills a cart (workflow pinned to a commit, datasets, facility and
 profile), like a Binder badge. Opening one asks the user to confirm; it never launches by itself."""
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.db import transaction
@@ -15,6 +16,9 @@ from workflows.models import Workflow, WorkflowVersion
 from workflows.selectors import workflow_list
 
 MAX_DATASETS = 100
+# What a cart line adds to its dataset's metadata in a checkout's snapshot (the user's VO query, see
+# staging.vo_services.vo_cart_add): carried into the cart again when the user launches that checkout again.
+PROVENANCE_KEYS = ("query",)
 
 
 @dataclass(frozen=True)
@@ -24,20 +28,25 @@ class LaunchRequest:
     datasets: list[Dataset]
     facility: Facility | None
     profile: ServerProfile | None
+    # dataset pk -> how the user found it, when the link is a receipt's of the user's own checkout
+    provenance: dict[int, dict] = field(default_factory=dict)
 
 
 def launch_link_query(*, workflow_slug: str, commit: str, datasets: list[dict], facility: str,
-                      profile: str) -> str:
+                      profile: str, checkout: str = "") -> str:
     pairs = [("workflow", workflow_slug), ("commit", commit)]
     pairs += [("dataset", f"{d['source']}:{d['identifier']}") for d in datasets]
-    pairs += [("facility", facility), ("profile", profile)]
+    pairs += [("facility", facility), ("profile", profile), ("checkout", checkout)]
     return urlencode([(key, value) for key, value in pairs if value])
 
 
 def launch_link_for_checkout(checkout: Checkout) -> str:
+    """Names the checkout too: its owner's relaunch gets their queries back (see _provenance); for anyone
+    else the link works the same without them."""
     return "/launch/?" + launch_link_query(
         workflow_slug=checkout.workflow.slug if checkout.workflow else "", commit=checkout.workflow_commit,
-        datasets=checkout.datasets, facility=checkout.facility_slug, profile=checkout.profile_slug)
+        datasets=checkout.datasets, facility=checkout.facility_slug, profile=checkout.profile_slug,
+        checkout=str(checkout.pk))
 
 
 def launch_again_problem(checkout: Checkout, *, user) -> str:
@@ -61,7 +70,9 @@ def launch_link_parse(*, params: QueryDict, user) -> LaunchRequest:
     if commit and version is None:
         raise UserError("launch_link.invalid", detail=f"workflow {workflow.title!r} has no version at {commit[:40]}")
     facility, profile = _facility_and_profile(params.get("facility", ""), params.get("profile", ""), user)
-    return LaunchRequest(workflow, version, _datasets(params.getlist("dataset")), facility, profile)
+    datasets = _datasets(params.getlist("dataset"))
+    return LaunchRequest(workflow, version, datasets, facility, profile,
+                         _provenance(params.get("checkout", ""), datasets, user))
 
 
 @transaction.atomic
@@ -76,7 +87,8 @@ def cart_fill_from_link(*, user, request: LaunchRequest, replace: bool = True) -
         services.cart_choose_facility(user=user, facility_slug=request.facility.slug,
                                       profile_slug=request.profile.slug if request.profile else "")
     for dataset in request.datasets:
-        services.cart_add_dataset(user=user, dataset_id=dataset.pk)
+        services.cart_add_dataset(user=user, dataset_id=dataset.pk,
+                                  provenance=request.provenance.get(dataset.pk))
 
 
 def _workflow(slug: str, user) -> Workflow:
@@ -97,6 +109,25 @@ def _facility_and_profile(slug: str, profile_slug: str, user) -> tuple[Facility 
     if profile_slug and profile is None:
         raise UserError("launch_link.invalid", detail=f"facility {slug!r} has no profile {profile_slug!r}")
     return facility, profile
+
+
+def _provenance(checkout_id: str, datasets: list[Dataset], user) -> dict[int, dict]:
+    """How the user found each dataset for the checkout `checkout_id`, if it is theirs (else nothing: a
+    shared receipt link does not hand one user's queries to another)."""
+    try:
+        checkout = Checkout.objects.filter(pk=uuid.UUID(checkout_id), user=user).first()
+    except ValueError:
+        checkout = None
+    if checkout is None:
+        return {}
+    found = {(d["source"], d["identifier"]): d.get("metadata", {}) for d in checkout.datasets}
+    provenance = {}
+    for dataset in datasets:
+        metadata = found.get((dataset.source, dataset.identifier), {})
+        kept = {key: metadata[key] for key in PROVENANCE_KEYS if key in metadata}
+        if kept:
+            provenance[dataset.pk] = kept
+    return provenance
 
 
 def _datasets(references: list[str]) -> list[Dataset]:

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from facilities.models import Visibility
-from staging.checkout.services import checkout_start
+from staging.checkout.services import checkout_cancel, checkout_start
 from staging.launch_links import launch_link_for_checkout, launch_link_query
 from staging.models import Cart
 from tests.factories import make_dataset, make_facility, make_user, make_workflow
@@ -137,7 +137,29 @@ def test_the_receipt_records_the_launch_and_offers_the_same_launch_again(world):
     again = launch_link_for_checkout(checkout)
     assert "a" * 40 in receipt and "local:lightcurves/crab.csv" in receipt and "large" in receipt
     assert again.replace("&", "&amp;") in receipt
-    assert dict_of(again) == dict_of(target)
+    assert dict_of(again) == {**dict_of(target), "checkout": [str(checkout.pk)]}
+
+
+def test_launching_again_gives_the_datasets_back_the_query_that_found_them_to_their_owner_only(world):
+    from staging import services
+
+    owner, other = make_user(), make_user()
+    query = {"ra": "83.63", "dec": "22.01", "radius": "0.1"}
+    services.cart_add_dataset(user=owner, dataset_id=world["datasets"][0].pk, provenance={"query": query})
+    services.cart_add_dataset(user=owner, dataset_id=world["datasets"][1].pk)
+    services.cart_choose_workflow(user=owner, workflow_id=world["workflow"].pk)
+    services.cart_choose_facility(user=owner, facility_slug="swan")
+    first = checkout_start(user=owner)
+    checkout_cancel(user=owner, pk=first.pk)
+    again = launch_link_for_checkout(first)
+
+    for user in (owner, other):
+        logged_in(user).post(again.split("?")[0], {**dict_of(again), "mode": "replace"})
+
+    lines = {i.dataset.identifier: i.provenance for i in Cart.objects.get(user=owner).items.all()}
+    assert lines == {"lightcurves/crab.csv": {"query": query}, "lightcurves/vela.csv": {}}
+    assert checkout_start(user=owner).datasets[0]["metadata"]["query"] == query
+    assert [i.provenance for i in Cart.objects.get(user=other).items.all()] == [{}, {}]
 
 
 def test_another_users_receipt_is_404(world):
