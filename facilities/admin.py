@@ -40,15 +40,16 @@ class FacilityAdmin(admin.ModelAdmin):
     actions = ["probe"]
 
     def get_deleted_objects(self, objs, request):
-        """Django's refusal page lists launches still running or ready on the facilities: deleted under
-        them, their servers would run on with nobody able to stop them from the portal."""
+        """Django's refusal page lists the launches that may still hold a server on the facilities: deleted
+        under them, their servers would run on with nobody able to stop them from the portal."""
         from staging.selectors import live_launches_on
 
         deleted, counts, permissions, protected = super().get_deleted_objects(objs, request)
         for facility in objs:
-            for launch in live_launches_on(facility=facility).select_related("user")[:20]:
-                protected.append(f"Launch {launch.pk} of {launch.user} ({launch.state}): it must be stopped, "
-                                 "cancelled or ended first")
+            launches = live_launches_on(facility=facility).select_related("user")
+            protected.extend(_why_kept(launch) for launch in launches[:20])
+            if (more := launches.count() - 20) > 0:
+                protected.append(f"and {more} more launches on {facility.name}")
         return deleted, counts, permissions, protected
 
     @admin.action(description="Probe the selected facilities' hubs now")
@@ -56,3 +57,15 @@ class FacilityAdmin(admin.ModelAdmin):
         for facility in queryset:
             facility_probe(facility=facility)
         self.message_user(request, f"Probed {queryset.count()} facilities.")
+
+
+def _why_kept(launch) -> str:
+    """Which launch keeps a facility, and what must happen before the facility can go."""
+    what = f"Launch {launch.pk} of {launch.user}"
+    if launch.state == "failed":
+        return (f"{what} (failed at {launch.failed_step}; its server {launch.server_name} may still run): "
+                "it must be cancelled first (Cancel on the launch's page), which stops its server")
+    if launch.state in ("cancelled", "stopped"):
+        return (f"{what} ({launch.state}, but its server {launch.server_name} could not be stopped): it must "
+                "be stopped first (Try stopping the server again, on the launch's page, once the hub answers)")
+    return f"{what} ({launch.state}): it must be stopped, cancelled or ended first"

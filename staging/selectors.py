@@ -1,5 +1,5 @@
 """Reads of datasets, carts and checkouts. Every cart/checkout read is scoped to its owner."""
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from esap.search import full_text_search
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset
@@ -46,8 +46,17 @@ def server_stop_failed(*, checkout: Checkout) -> bool:
 
 
 def live_launches_on(*, facility) -> QuerySet[Checkout]:
-    """Launches under way or ready on the facility: their servers need the facility's hub and token to be
-    stopped, so the facility must not be deleted under them."""
-    from staging.checkout.states import STEPS, State
+    """Launches that may still hold a server on the facility: under way or ready; failed once their server
+    was asked for (a failed launch keeps its server for a retry until it is cancelled); cancelled or stopped
+    whose last stop failed. Only the facility's hub and token can stop those servers, so the facility must
+    not be deleted under them."""
+    from staging.checkout.states import SERVER_TO_STOP, STEPS, State
 
-    return Checkout.objects.filter(facility=facility, state__in=[State.CREATED, *STEPS, State.READY])
+    last_stop = (CheckoutEvent.objects.filter(checkout=OuterRef("pk"), data__has_key="server_stopped")
+                 .order_by("-pk").values("pk")[:1])
+    stop_failed = Exists(CheckoutEvent.objects.filter(pk=OuterRef("last_stop"), data__server_stopped=False))
+    may_hold_server = (Q(state__in=[State.CREATED, *STEPS, State.READY])
+                       | Q(state=State.FAILED) & ~Q(server_name="")
+                       | Q(state__in=SERVER_TO_STOP) & ~Q(server_name="") & stop_failed)
+    launches = Checkout.objects.filter(facility=facility).annotate(last_stop=Subquery(last_stop))
+    return launches.filter(may_hold_server)

@@ -1,4 +1,6 @@
 """Operators register and edit facilities in the Django admin; the token is write-only there too."""
+import html
+
 import pytest
 from django.test import Client
 
@@ -119,3 +121,43 @@ def test_the_bulk_delete_action_refuses_too(admin_client_logged_in):
         "action": "delete_selected", "_selected_action": [busy.pk, idle.pk], "post": "yes"})
 
     assert Facility.objects.filter(pk__in=[busy.pk, idle.pk]).count() == 2
+
+
+
+def stop_attempt(launch, *, worked: bool) -> None:
+    """The event the pipeline records when a stop of the launch's server ends."""
+    from staging.checkout.machine import record
+
+    record(launch.pk, phase=launch.state, message="stop ended", data={"server_stopped": worked})
+
+
+def test_launches_that_may_still_hold_a_server_keep_their_facility_and_say_what_to_do(admin_client_logged_in):
+    from staging.models import Checkout
+
+    facility = make_facility("held", hub_url="http://127.0.0.1:8081")
+    user = make_user()
+    failed = Checkout.objects.create(user=user, facility=facility, state="failed", failed_step="executing",
+                                     server_name="esap-failed")
+    failed_before_any_server = Checkout.objects.create(user=user, facility=facility, state="failed",
+                                                       failed_step="staging")
+    stop_failed = Checkout.objects.create(user=user, facility=facility, state="stopped", server_name="esap-2")
+    stop_attempt(stop_failed, worked=True)
+    stop_attempt(stop_failed, worked=False)  # the last one counts
+    stopped_after_all = Checkout.objects.create(user=user, facility=facility, state="cancelled",
+                                                server_name="esap-3")
+    stop_attempt(stopped_after_all, worked=False)
+    stop_attempt(stopped_after_all, worked=True)
+
+    refused = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+
+    page = html.unescape(refused.content.decode())
+    assert f"Launch {failed.pk}" in page and "must be cancelled first (Cancel on the launch's page)" in page
+    assert f"Launch {stop_failed.pk}" in page and "Try stopping the server again" in page
+    assert str(stopped_after_all.pk) not in page and str(failed_before_any_server.pk) not in page
+    assert Facility.objects.filter(pk=facility.pk).exists()
+
+    Checkout.objects.filter(pk=failed.pk).update(state="cancelled")
+    stop_attempt(Checkout.objects.get(pk=failed.pk), worked=True)
+    stop_attempt(stop_failed, worked=True)
+    deleted = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302 and not Facility.objects.filter(pk=facility.pk).exists()
