@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ PROGRESS_IDLE_SECONDS = 15.0  # the hub sends a keep-alive every 8 s; silence pa
 # A 500 answering a start is the spawn's own failure (the server process died, say), not an outage:
 # re-posting would only spawn again.
 START_TRANSIENT = TRANSIENT_STATUSES - {500}
+DISPLAY_NAME_LENGTH = 100  # the hub takes 255; its list of servers reads better with less
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class ServerState:
     pending: str | None  # "spawn", "stop" or None
     url: str
     user_options: dict = field(default_factory=dict)
+    display_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ class HubClient:
         if not entry:
             return None
         return ServerState(name=server, ready=bool(entry.get("ready")), pending=entry.get("pending"),
-                           url=entry.get("url", ""), user_options=entry.get("user_options") or {})
+                           url=entry.get("url", ""), user_options=entry.get("user_options") or {},
+                           display_name=entry.get("display_name") or "")
 
     def list_servers(self, user: str) -> list[str]:
         return sorted((self.http.request("GET", self._user(user)).json().get("servers") or {}).keys())
@@ -143,7 +147,7 @@ class HubClient:
 
         SpawnFailed when the hub answers the start with the spawn's failure (500). A server still
         stopping is waited for, as often as the retry policy allows."""
-        body = self._start_body(user_options, display_name)
+        body = self._start_body(server, user_options, display_name)
         for attempt in itertools.count():
             try:
                 return self._post_start(user, server, body)
@@ -153,12 +157,13 @@ class HubClient:
             time.sleep(self.http.retry.delay(attempt))
         raise AssertionError("unreachable")
 
-    def _start_body(self, user_options: dict[str, Any], display_name: str | None) -> dict[str, Any]:
+    def _start_body(self, server: str, user_options: dict[str, Any],
+                    display_name: str | None) -> dict[str, Any]:
         if self.info().major < 6:
             return dict(user_options)  # JupyterHub <= 5 takes the options as the whole body
         body: dict[str, Any] = {"user_options": dict(user_options)}
         if display_name:
-            body["display_name"] = display_name
+            body["display_name"] = valid_display_name(display_name, fallback=server)
         return body
 
     def _post_start(self, user: str, server: str, body: dict[str, Any]) -> str:
@@ -256,6 +261,16 @@ class HubClient:
 
     def _server(self, user: str, server: str) -> str:
         return f"{self._user(user)}/servers/{quote(server, safe='')}"
+
+
+def valid_display_name(title: str, *, fallback: str) -> str:
+    """`title` as a display name JupyterHub 6 accepts (it refuses the whole start otherwise): printable
+    characters only (no controls, no format characters such as a soft hyphen or a zero-width joiner),
+    single spaces between words, none at either end, at most DISPLAY_NAME_LENGTH characters; `fallback`
+    (the server's name) if nothing is left."""
+    kept = "".join(c for c in unicodedata.normalize("NFC", title)
+                   if c.isspace() or unicodedata.category(c)[0] in "LMNPS")
+    return " ".join(kept.split())[:DISPLAY_NAME_LENGTH].rstrip() or fallback
 
 
 def _parse_event_line(line: str) -> ProgressEvent | None:

@@ -124,7 +124,7 @@ def spawn(checkout: Checkout, report: Reporter) -> dict:
         server = client.get_server(checkout.hub_username, server_name)
         if server is None or not (server.ready or server.pending):
             client.start_server(checkout.hub_username, server_name, {"profile": checkout.profile_slug},
-                                display_name=checkout.workflow_title[:100])
+                                display_name=checkout.workflow_title)
         if not (server and server.ready):
             for event in client.follow_progress(checkout.hub_username, server_name,
                                                 deadline_seconds=facility.spawn_deadline_seconds):

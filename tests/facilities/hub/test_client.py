@@ -73,6 +73,19 @@ def test_a_named_server_starts_with_its_profile_reports_progress_to_ready_and_is
         list(hub.follow_progress(user, "analysis", deadline_seconds=5))
 
 
+@pytest.mark.parametrize(("title", "shown"), [
+    ("x" * 99 + " yz", "x" * 99),  # cut at 100 characters, where a space fell
+    ("  Light  curves\tof the\nCrab  ", "Light curves of the Crab"),
+    ("Soft\u00adhyphen, zero\u200dwidth joiner", "Softhyphen, zerowidth joiner"),
+    ("\u200b\u2060", "titled"),  # nothing printable left: the server's own name
+], ids=["space-at-the-cut", "whitespace", "format-characters", "nothing-printable"])
+def test_any_title_becomes_a_display_name_the_hub_accepts(hub, user, title, shown):
+    hub.start_server(user, "titled", {"profile": "small"}, display_name=title)
+
+    assert hub.get_server(user, "titled").display_name == shown
+    hub.stop_server(user, "titled")
+
+
 def test_starting_a_server_that_is_already_running_counts_as_done(hub, running):
     assert hub.start_server(SHARED_USER, SHARED_SERVER, {"profile": "small"}) == "ready"
 
