@@ -16,6 +16,7 @@ from esap.models import ExternalGroupMembership
 
 log = logging.getLogger(__name__)
 HUB_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
+LOOKS_SUFFIXED = re.compile(r"-[0-9a-f]{8}$")  # how local_hub_username ends a name it changed
 GROUP_NAME_LIMIT = 150  # django.contrib.auth.models.Group.name
 
 
@@ -111,10 +112,12 @@ def hub_username(user, facility) -> str:
 
 
 def local_hub_username(user) -> str:
-    """Lower case and hub-safe; a name that had to be changed gets a suffix from the original, so two
-    portal users never share a hub user (say 'Ann Lee' and 'ann-lee')."""
+    """Lower case and hub-safe, one-to-one: a name that had to be changed gets a suffix from the original,
+    so two portal users never share a hub user (say 'Ann Lee' and 'ann-lee'). A name that needs no change
+    but ends as such a suffix does ('bob-example.org-686b5e4c' is how 'bob@example.org' is known) gets one
+    too: names kept as they are never end like a suffix, so none can be another user's."""
     username = user.get_username()
     safe = re.sub(r"[^a-z0-9._-]", "-", username.lower()).strip("-.")[:80] or "user"
-    if safe == username:
+    if safe == username and not LOOKS_SUFFIXED.search(safe):
         return safe
     return f"{safe}-{hashlib.sha256(username.encode()).hexdigest()[:8]}"

@@ -1,5 +1,6 @@
 """One identity from the portal to the hub: login through an OpenID provider (code flow with PKCE),
 groups kept and refreshed at each login, and the hub username each facility derives from it."""
+import hashlib
 import json
 import logging
 from urllib.parse import parse_qs, urlsplit
@@ -147,6 +148,31 @@ def test_portal_usernames_map_to_distinct_hub_users():
     assert len(set(mapped)) == len(names)
     assert mapped[0] == "ann-lee"  # a name that needs no change keeps it
     assert all(name == name.lower() and " " not in name for name in mapped)
+
+
+def test_hub_names_already_given_stay_as_they_were():
+    assert local_hub_username(make_user("ann-lee")) == "ann-lee"
+    assert local_hub_username(make_user("Ann Lee")) == "ann-lee-a36e143c"
+    assert local_hub_username(make_user("bob@example.org")) == "bob-example.org-686b5e4c"
+
+
+def test_a_portal_username_spelled_like_another_users_hub_name_gets_a_hub_user_of_its_own():
+    bob = make_user("bob@example.org")
+    squatter = make_user(local_hub_username(bob))
+
+    assert squatter.username == "bob-example.org-686b5e4c"
+    assert local_hub_username(squatter) != local_hub_username(bob)
+    assert local_hub_username(squatter).startswith("bob-example.org-686b5e4c-")
+
+
+def test_only_names_ending_like_a_suffix_are_suffixed_among_those_needing_no_change():
+    assert local_hub_username(make_user("run-20240115")) == f"run-20240115-{sha256_8('run-20240115')}"
+    assert local_hub_username(make_user("run-2024011")) == "run-2024011"  # seven: no suffix looks so
+    assert local_hub_username(make_user("cafe-deadbeef.v2")) == "cafe-deadbeef.v2"
+
+
+def sha256_8(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def test_a_facility_can_only_name_a_configured_identity_provider(idp):
