@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from staging.sources import downloads
 from staging.sources.base import (
     DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingPending,
     StagingTarget, silent,
@@ -436,7 +437,7 @@ def stage_by_download(instance: RucioInstance, refs: list[DatasetRef], *, target
                       report: Report = silent) -> list[StagedDataset]:
     """The worker downloads each dataset into <mount path>/<scope>/<name>/ (the facility's storage as
     the worker sees it): the portal's Rucio credentials never reach the user's server. Files already
-    there are not fetched again."""
+    there are not fetched again, nor by two launches at once."""
     from rucio.client.downloadclient import DownloadClient
 
     if not target.mount_path:
@@ -450,8 +451,11 @@ def stage_by_download(instance: RucioInstance, refs: list[DatasetRef], *, target
         with _for(ref), translated_errors(instance):
             _prime_rse_info(client, did)
             base_dir = posixpath.join(target.mount_path, did["scope"])
-            results = downloader.download_dids([{"did": f"{did['scope']}:{did['name']}",
-                                                 "base_dir": base_dir}])
+            # Another launch may be downloading this DID into the same folder: rucio-clients would delete
+            # its partial files and fail both, so the second waits and then finds the files there.
+            with downloads.exclusive(Path(base_dir) / did["name"]):
+                results = downloader.download_dids([{"did": f"{did['scope']}:{did['name']}",
+                                                     "base_dir": base_dir}])
         paths = sorted(p for r in results for p in r.get("dest_file_paths", [])) or []
         failed = [r["name"] for r in results if r.get("clientState") not in ("DONE", "ALREADY_DONE",
                                                                                "FILE_ALREADY_EXISTS")]

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from staging.sources import vo
+from staging.sources import downloads, vo
 from staging.sources.base import (
     DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, register, silent,
 )
@@ -61,17 +61,19 @@ class VOSource:
     def _download(self, item: StagedDataset, folder: Path, report: Report) -> StagedDataset:
         url = item.details["urls"][0]
         path = folder / _file_name(item.identifier, url)
-        if not path.exists():
-            report(f"Downloading {url}.", url=url)
-            session = vo.http_session(self.timeout, self.url_policy)
-            try:
-                _fetch(session, url, path, limit=self.max_download_bytes)
-            except vo.URLRefused as error:
-                raise StagingError(item.identifier, f"its access URL {url} (or a redirect from it) may not "
-                                                    f"be downloaded: {error}") from error
-            except (requests.RequestException, OSError, ValueError) as error:
-                fault = SourceUnavailable if vo.is_outage(error) else StagingError
-                raise fault(item.identifier, f"downloading {url} failed: {vo.error_reason(error)}") from error
+        try:
+            # Another launch of this dataset may be copying it into the same place: wait for its copy.
+            with downloads.exclusive(path):
+                if not path.exists():
+                    report(f"Downloading {url}.", url=url)
+                    _fetch(vo.http_session(self.timeout, self.url_policy), url, path,
+                           limit=self.max_download_bytes)
+        except vo.URLRefused as error:
+            raise StagingError(item.identifier, f"its access URL {url} (or a redirect from it) may not "
+                                                f"be downloaded: {error}") from error
+        except (requests.RequestException, OSError, ValueError) as error:
+            fault = SourceUnavailable if vo.is_outage(error) else StagingError
+            raise fault(item.identifier, f"downloading {url} failed: {vo.error_reason(error)}") from error
         return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
 
 
@@ -83,16 +85,9 @@ def _file_name(identifier: str, url: str) -> str:
 
 def _fetch(session: requests.Session, url: str, path: Path, *, limit: int) -> None:
     with session.get(url, stream=True) as response:
-        path.parent.mkdir(parents=True, exist_ok=True)
         response.raise_for_status()
-        partial = path.with_name(path.name + ".part")
-        try:
-            with partial.open("wb") as out:
-                _copy(response, out, limit)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        partial.replace(path)
+        with downloads.written_whole(path) as out:
+            _copy(response, out, limit)
 
 
 def _copy(response: requests.Response, out: BinaryIO, limit: int) -> None:

@@ -1,6 +1,7 @@
 """The Rucio adapter against a real Rucio server: it finds datasets, stages them by replication rule or by
 download, and turns every fault into a StagingError the user can read."""
 import logging
+import threading
 import time
 import zlib
 from dataclasses import replace
@@ -285,6 +286,53 @@ def test_download_mode_fetches_the_files_in_the_worker_and_verifies_them(lake, s
     assert all(Path(p).parent == tmp_path / SCOPE / name for p in staged.details["files"])
     [again] = source.stage(refs(lake, name), target=target)
     assert again.details["files"] == staged.details["files"]
+
+
+@pytest.fixture
+def slow_storage(monkeypatch) -> list[str]:
+    """Stand-in for copies that take minutes (large files on a real storage; the test's are small and
+    local): each copy, once written, lingers until a second copy of the same file has begun, at most 2 s.
+    Returns the destination of every copy made."""
+    from rucio.rse.protocols.posix import Default
+
+    real_get, copies, begun = Default.get, [], threading.Condition()
+
+    def get(protocol, pfn, dest, transfer_timeout=None):
+        with begun:
+            copies.append(dest)
+            begun.notify_all()
+        real_get(protocol, pfn, dest, transfer_timeout)
+        with begun:
+            begun.wait_for(lambda: copies.count(dest) > 1, timeout=2)
+    monkeypatch.setattr(Default, "get", get)
+    return copies
+
+
+def test_two_launches_downloading_one_dataset_at_once_both_get_its_files_copied_once(
+        lake, source, rucio_dataset, slow_storage, tmp_path):
+    contents = {"a.txt": b"alpha", "b.txt": b"beta"}
+    name, _ = rucio_dataset(contents)
+    target = StagingTarget("hub-d", staging_mode="download", mount_path=str(tmp_path))
+    start, results = threading.Barrier(2), []
+
+    def launch() -> None:
+        start.wait()
+        try:
+            results.append(source.stage(refs(lake, name), target=target))
+        except Exception as error:
+            results.append(error)
+    launches = [threading.Thread(target=launch) for _ in range(2)]
+    for thread in launches:
+        thread.start()
+    for thread in launches:
+        thread.join(60)
+
+    assert not [result for result in results if isinstance(result, Exception)]
+    [[first], [second]] = results
+    assert first.details["files"] == second.details["files"]
+    assert sorted(Path(p).read_bytes() for p in first.details["files"]) == [b"alpha", b"beta"]
+    assert len(slow_storage) == 2  # one copy per file: the second launch found the first's
+    assert not list(tmp_path.rglob("*.part"))
 
 
 # --- faults ------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """VO staging never lets a remote archive steer the worker to an address the portal's URL policy refuses:
 the DataLink service and every download are vetted before the first request and at every redirect hop.
+Launches sharing a facility's storage share its copies: one dataset is downloaded once, whole.
 
 Real loopback servers: the "archive" on 127.0.0.1 (what the test policy calls public) and an "internal"
 service on 127.0.0.2 (standing in for 169.254.169.254 or the portal's own network) that records every
 request, so a test can show it was never called."""
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -25,10 +27,12 @@ Route = tuple[int, dict[str, str], bytes]
 
 class Site:
     """A loopback web server answering each path (query string ignored, any method) from `routes`; 404
-    otherwise. `requests` records a GET as its path, other methods as e.g. "POST /tap/async"."""
+    otherwise. `requests` records a GET as its path, other methods as e.g. "POST /tap/async". `midway`, if
+    set, is called between the two halves of each body sent."""
 
     def __init__(self, host: str, routes: dict[str, Route] | None = None) -> None:
         self.routes, self.requests = routes or {}, []
+        self.midway: Callable[[], None] | None = None
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,7 +44,12 @@ class Site:
                 for name, value in {**headers, "Content-Length": str(len(body))}.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                half = len(body) // 2 if site.midway else len(body)
+                self.wfile.write(body[:half])
+                self.wfile.flush()
+                if site.midway:
+                    site.midway()
+                self.wfile.write(body[half:])
 
             do_GET = do_POST = do_DELETE = answer
 
@@ -82,10 +91,10 @@ def internal() -> Iterator[Site]:
     site.close()
 
 
-def download(access_url: str, folder: Path) -> list[StagedDataset]:
+def download(access_url: str, folder: Path, **options) -> list[StagedDataset]:
     ref = DatasetRef(DID, {"access_url": access_url, "access_format": "image/fits"})
     target = StagingTarget("hub", staging_mode="download", mount_path=str(folder))
-    return VOSource(timeout=5, url_policy=archive_only).stage([ref], target=target)
+    return VOSource(timeout=5, url_policy=archive_only, **options).stage([ref], target=target)
 
 
 def resolve(datalink_url: str, source: VOSource) -> list[StagedDataset]:
@@ -106,7 +115,7 @@ def test_a_download_redirected_to_a_refused_address_is_not_followed(archive, int
     assert refused.value.detail == (f"its access URL {archive.url}/image.fits (or a redirect from it) may "
                                     f"not be downloaded: {refused_url} is not a public address")
     assert internal.requests == []
-    assert not (tmp_path / "vo").exists()
+    assert copies(tmp_path) == []
 
 
 def test_redirects_between_allowed_addresses_are_followed_up_to_five_hops(archive, tmp_path):
@@ -119,7 +128,56 @@ def test_redirects_between_allowed_addresses_are_followed_up_to_five_hops(archiv
     with pytest.raises(StagingError, match=r"downloading .*/hop0 failed: Exceeded 5 redirects"):
         download(f"{archive.url}/hop0", tmp_path / "six")
     assert archive.requests.count("/hop6") == 1  # by the five-hop download only
-    assert not list((tmp_path / "six").rglob("*.fits*"))
+    assert copies(tmp_path / "six") == []
+
+
+def test_two_launches_downloading_one_dataset_at_once_get_one_whole_copy_fetched_once(archive, tmp_path):
+    image = bytes(range(256)) * 4096  # 1 MiB without runs of zeros, so that a wiped part would show
+    archive.routes["/image.fits"] = (200, {}, image)
+    archive.midway = lambda: _until(lambda: len(archive.requests) > 1, seconds=2)  # the second overtakes
+    results: dict[str, list[StagedDataset] | Exception] = {}
+
+    def launch(name: str) -> None:
+        try:
+            results[name] = download(f"{archive.url}/image.fits", tmp_path)
+        except Exception as error:
+            results[name] = error
+    first = threading.Thread(target=launch, args=("first",))
+    first.start()
+    _until(lambda: archive.requests, seconds=5)  # the first is mid-download, waiting on `midway`
+    second = threading.Thread(target=launch, args=("second",))
+    second.start()
+    first.join(10), second.join(10)
+
+    assert not [result for result in results.values() if isinstance(result, Exception)]
+    [first_copy], [second_copy] = results["first"], results["second"]
+    assert first_copy.location == second_copy.location
+    assert open(first_copy.location, "rb").read() == image
+    assert archive.requests == ["/image.fits"]  # the second waited for the first's copy
+    assert copies(tmp_path) == [Path(first_copy.location).name]
+
+
+def test_a_download_cut_short_leaves_no_partial_file_and_the_next_launch_downloads_again(archive, tmp_path):
+    archive.routes["/image.fits"] = (200, {}, FITS)
+    with pytest.raises(StagingError, match="larger than the limit of 10 bytes"):
+        download(f"{archive.url}/image.fits", tmp_path, max_download_bytes=10)
+    assert copies(tmp_path) == []
+
+    [staged] = download(f"{archive.url}/image.fits", tmp_path)
+
+    assert open(staged.location, "rb").read() == FITS
+    assert copies(tmp_path) == [Path(staged.location).name]
+
+
+def copies(folder: Path) -> list[str]:
+    """Every file under `folder`, hidden ones included (a partial download, a lock file)."""
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def _until(condition: Callable[[], object], *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 # --- DataLink -------------------------------------------------------------------------------------------
@@ -206,4 +264,4 @@ def test_fault_a_host_name_that_rebinds_to_a_refused_address_is_cut_off_before_a
 
     assert len(fake_rebinding_resolver) == 2  # checked once, connected once: the second answer differed
     assert internal.requests == []
-    assert not list(tmp_path.rglob("*meta-data*"))
+    assert copies(tmp_path) == []
