@@ -101,8 +101,9 @@ class CappedPageNumberPagination(ExactPageNumberPagination):
         if getattr(paginator, "count_is_exact", True):
             return super().past_the_end_message(number, paginator)
         cap = settings.ESAP_SEARCH_COUNT_CAP
-        return (f"There is no page {number} to show: at most the first {cap} results of a search can be paged "
-                f"through (the last page is {paginator.num_pages}); refine the search to reach the others.")
+        return (f"There is no page {number} to show: at most the first {cap} results of a search can be "
+                f"paged through (the last page is {paginator.num_pages}); refine the search to reach the "
+                "others.")
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from esap import account, api as esap_api, health, tokens, views
-from esap.schema import ApiDocsView
+from esap import account, api as esap_api, docs, health, tokens, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
 from staging import vo_apis, vo_views
@@ -43,7 +42,7 @@ api = [
     path("tokens/", tokens.TokenListApi.as_view(), name="api-token-list"),
     path("tokens/<int:pk>/", tokens.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", docs.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: any other /api/ path answers the API's JSON 404 body, not Django's HTML page.
     re_path(r"^(?P<unmatched>.*)$", esap_api.not_found, name="api-not-found"),
 ]
