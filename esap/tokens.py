@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from esap.account import email_verified, mail_is_sent
+from esap.crypto import decrypt, encrypt
 from esap.models import AccountSettings, ApiToken
 from esap.numbers import whole_number
 
@@ -23,19 +24,27 @@ def token_revoke(*, user, pk: int) -> None:
     token.save(update_fields=["revoked_at"])
 
 
+FRESH_TOKEN = "esap_fresh_token"
+
+
 @login_required
 def token_page(request):
-    fresh = None
+    """A made token is shown by the GET that follows (so a reload does not make another), that once: it
+    waits in the session encrypted, never in the clear."""
     if request.method == "POST":
         name = request.POST.get("name", "").strip()[:100]
         days = whole_number(request.POST.get("days")) or settings.ESAP_API_TOKEN_DAYS
         if not name:
             messages.error(request, "Give the token a name, e.g. the script that will use it.")
         else:
-            _, fresh = ApiToken.issue(user=request.user, name=name, days=days)
+            _, secret = ApiToken.issue(user=request.user, name=name, days=days)
+            request.session[FRESH_TOKEN] = encrypt(secret)
+        return redirect("/account/tokens/")
+    fresh = request.session.pop(FRESH_TOKEN, None)
     tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
     return render(request, "account/tokens.html", {
-        "tokens": tokens, "fresh": fresh, "longest_days": settings.ESAP_API_TOKEN_DAYS, "preferences": AccountSettings.of(request.user),
+        "tokens": tokens, "fresh": decrypt(fresh) if fresh else None,
+        "longest_days": settings.ESAP_API_TOKEN_DAYS, "preferences": AccountSettings.of(request.user),
         "mail_is_sent": mail_is_sent(), "email_verified": email_verified(request.user)})
 
 

@@ -95,7 +95,8 @@ def cart_workflow(request):
     return _cart_action(
         request,
         lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id, commit_sha=commit),
-        "Workflow chosen.", missing="That workflow is not available (deleted, or not shared with you).")
+        "Workflow chosen." if workflow_id else "Workflow removed from the cart.",
+        missing="That workflow is not available (deleted, or not shared with you).")
 
 
 @login_required
@@ -106,7 +107,8 @@ def cart_facility(request):
         request,
         lambda: services.cart_choose_facility(user=request.user, facility_slug=facility or None,
                                               profile_slug=profile),
-        "Facility chosen.", missing="That facility is not available (deleted, or not shared with you).")
+        "Facility chosen." if facility else "Facility removed from the cart.",
+        missing="That facility is not available (deleted, or not shared with you).")
 
 
 @login_required

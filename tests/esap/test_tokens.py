@@ -26,7 +26,7 @@ def test_a_token_made_on_the_page_is_shown_once_and_works_for_the_rest_api():
     page = Client()
     page.force_login(user)
 
-    made = page.post("/account/tokens/", {"name": "my analysis script"}).content.decode()
+    made = page.post("/account/tokens/", {"name": "my analysis script"}, follow=True).content.decode()
     token = made.split('<pre id="fresh-token">')[1].split("</pre>")[0]
 
     assert token.startswith("esap_")
@@ -35,6 +35,22 @@ def test_a_token_made_on_the_page_is_shown_once_and_works_for_the_rest_api():
     assert script.post("/api/cart/items/", {"dataset": make_dataset().pk}, format="json").status_code == 201
     assert len(script.get("/api/cart/").json()["items"]) == 1
     assert ApiToken.objects.get(user=user).last_used_at is not None
+
+
+def test_reloading_the_page_after_making_a_token_makes_no_other_and_the_secret_waits_encrypted():
+    user = make_user()
+    page = Client()
+    page.force_login(user)
+
+    made = page.post("/account/tokens/", {"name": "nightly"})
+    waiting = str(dict(page.session.items()))
+    shown = page.get(made["Location"]).content.decode()
+    reloaded = page.get(made["Location"]).content.decode()
+
+    assert made.status_code == 302 and made["Location"] == "/account/tokens/"
+    secret = shown.split('<pre id="fresh-token">')[1].split("</pre>")[0]
+    assert secret.startswith("esap_") and secret not in waiting and secret not in reloaded
+    assert ApiToken.objects.filter(user=user).count() == 1
 
 
 def test_tokens_are_stored_as_digests_only():

@@ -76,6 +76,19 @@ def test_choosing_workflow_and_facility_profile_on_the_cart_page(alice_client):
     assert 'value="swan/medium" selected' in page
 
 
+def test_taking_the_workflow_or_facility_out_of_the_cart_says_so(alice_client):
+    make_facility("swan", name="SWAN")
+    alice_client.post("/cart/workflow/", {"workflow": make_workflow().pk})
+    alice_client.post("/cart/facility/", {"facility_profile": "swan/medium"})
+    alice_client.get("/cart/")
+
+    workflow = alice_client.post("/cart/workflow/", {"workflow": ""}, follow=True).content.decode()
+    facility = alice_client.post("/cart/facility/", {"facility_profile": ""}, follow=True).content.decode()
+
+    assert "Workflow removed from the cart." in workflow and "Workflow chosen." not in workflow
+    assert "Facility removed from the cart." in facility and "Facility chosen." not in facility
+
+
 def test_the_cart_page_shows_a_pinned_version_and_keeps_it(alice_client):
     workflow = make_workflow()
     commit = workflow.versions.first().commit_sha
