@@ -4,12 +4,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django import db
 from django.db import connection
 from django.utils import timezone
 
@@ -52,20 +54,35 @@ def run(checkout_id: str) -> None:
 
 
 class Heartbeat(threading.Thread):
-    """Renews the lease while a run is alive, however long a step takes; dies with the worker."""
+    """Renews the lease while a run is alive, however long a step takes; dies with the worker. A database
+    error is waited out: renewals go on. Renewing only ever extends a lease still held, so if the lease ran
+    out meanwhile and the sweeper handed the checkout on, the step learns it at its next report (its
+    Reporter renews in phase) and stops."""
 
     def __init__(self, checkout_id: str, holder: str) -> None:
         super().__init__(daemon=True, name=f"lease-{checkout_id}")
         self.checkout_id, self.holder = checkout_id, holder
         self.interval = max(0.5, settings.ESAP_CHECKOUT_LEASE_SECONDS / 3)
         self._stopped = threading.Event()
+        self._renewed_at = time.monotonic()
 
     def run(self) -> None:
         try:
             while not self._stopped.wait(self.interval):
-                machine.renew(self.checkout_id, worker=self.holder)
+                self._renew()
         finally:
             connection.close()
+
+    def _renew(self) -> None:
+        try:
+            machine.renew(self.checkout_id, worker=self.holder)
+            self._renewed_at = time.monotonic()
+        except db.Error as error:  # "database is locked", a failover: the next renewal may get through
+            connection.close()  # a broken connection is not reopened by Django outside a request
+            unrenewed = time.monotonic() - self._renewed_at
+            level = logging.ERROR if unrenewed > settings.ESAP_CHECKOUT_LEASE_SECONDS else logging.WARNING
+            log.log(level, "checkout %s: lease not renewed for %.0f s (lease %s s): %s", self.checkout_id,
+                    unrenewed, settings.ESAP_CHECKOUT_LEASE_SECONDS, error)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -1,7 +1,12 @@
 """The pipeline gives the worker back while a step waits on remote work (NotYet): the checkout is parked
-until its next look, which is scheduled, and a cancel meanwhile leaves nothing scheduled."""
+until its next look, which is scheduled, and a cancel meanwhile leaves nothing scheduled. While a step
+runs, its lease is renewed through database errors, so that no second run takes the checkout over."""
+import threading
+import time
+
 import pytest
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from staging import services
@@ -88,3 +93,77 @@ def test_fault_a_step_stopped_at_the_workers_time_limit_fails_saying_so_and_can_
     assert f"ran longer than a worker may spend on one task ({limit} s)" in checkout.error_message
     assert "Retry to go on from here" in checkout.error_message
     assert checkout_retry(user=checkout.user, pk=checkout.pk).state == "staging"
+
+
+# --- the lease while a step runs ----------------------------------------------------------------------
+
+class FlakyDatabase:
+    """Stand-in for a database that refuses the lease's renewal (SQLite's "database is locked", a
+    PostgreSQL failover): a real one cannot be provoked at the moment a renewal runs. Renewals fail while
+    `failing` is set, then reach the real database."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.failing, self.refused = threading.Event(), 0
+        real_renew = machine.renew
+
+        def renew(checkout_id, *, worker: str) -> None:
+            if self.failing.is_set():
+                self.refused += 1
+                raise OperationalError("database is locked")
+            real_renew(checkout_id, worker=worker)
+        monkeypatch.setattr(machine, "renew", renew)
+
+
+@pytest.fixture
+def flaky_database(monkeypatch, settings) -> FlakyDatabase:
+    settings.ESAP_CHECKOUT_LEASE_SECONDS = 1  # renewed every 0.5 s
+    return FlakyDatabase(monkeypatch)
+
+
+def test_fault_a_database_error_while_renewing_the_lease_does_not_let_a_second_run_take_the_step(
+        monkeypatch, scheduled, flaky_database):
+    swept = []
+
+    def reports_rarely(checkout, report):
+        flaky_database.failing.set()
+        _until(lambda: flaky_database.refused, seconds=5)
+        flaky_database.failing.clear()
+        time.sleep(2)  # twice the lease, without a report: only the heartbeat keeps it
+        swept.append(pipeline.sweep_stale())
+        report("Still copying.")
+        raise steps.NotYet("Replicating: 1 of 3 file(s) on the facility's storage", 60.0)
+    staging_step(monkeypatch, reports_rarely)
+    checkout = checked_out()
+
+    pipeline.run(str(checkout.pk))
+
+    assert flaky_database.refused == 1
+    assert swept == [0]  # the sweeper saw a live lease and enqueued no second run
+    assert scheduled == [((str(checkout.pk),), 60.0)]  # the step went on to park the checkout
+
+
+def test_fault_a_step_whose_lease_ran_out_while_the_database_failed_stops_at_its_next_report(
+        monkeypatch, scheduled, flaky_database):
+    def outlives_its_lease(checkout, report):
+        flaky_database.failing.set()
+        time.sleep(2)
+        assert pipeline.sweep_stale() == 1  # re-enqueued for another run to take over
+        flaky_database.failing.clear()
+        time.sleep(1)  # the heartbeat reaches the database again: it must not take the lease back
+        report("Still copying.")
+        raise AssertionError("the step went on after its checkout was taken over")
+    staging_step(monkeypatch, outlives_its_lease)
+    checkout = checked_out()
+
+    pipeline.run(str(checkout.pk))
+
+    checkout.refresh_from_db()
+    assert flaky_database.refused >= 2
+    assert (checkout.state, checkout.leased_by) == ("staging", machine.QUEUED)  # left to the next run
+    assert scheduled == []
+
+
+def _until(condition, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
