@@ -1,5 +1,6 @@
 """A user's single-user server, reached through the hub's proxy with a server-scoped token: notebook
 contents, kernel sessions, and cell execution over the kernel websocket."""
+import logging
 import posixpath
 import time
 from collections.abc import Iterator
@@ -8,9 +9,11 @@ from urllib.parse import quote
 
 import requests
 
-from facilities.hub.errors import HubNotFound, HubRequestError, HubUnavailable, ServerNotRunning
+from facilities.hub.errors import HubError, HubNotFound, HubRequestError, HubUnavailable, ServerNotRunning
 from facilities.hub.kernel import CellResult, KernelConnection
 from facilities.hub.transport import DEFAULT_RETRY, DEFAULT_TIMEOUTS, RetryPolicy, Timeouts, Transport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,19 @@ class ServerClient:
     def list_sessions(self) -> list[SessionInfo]:
         return [_session(item) for item in self.http.request("GET", f"{self.base}/api/sessions").json()]
 
+    def delete_session(self, session_id: str) -> None:
+        """Ends the session and shuts its kernel down, so the path's next session starts a fresh one; a
+        session already gone is fine."""
+        self.http.request("DELETE", f"{self.base}/api/sessions/{quote(session_id, safe='')}", ok=(204, 404))
+
+    def interrupt_kernel(self, kernel_id: str) -> None:
+        self.http.request("POST", f"{self.base}/api/kernels/{quote(kernel_id, safe='')}/interrupt", ok=(204,))
+
     def execute(self, kernel_id: str, session_id: str, sources: list[str],
                 timeout_per_cell: float = 120.0) -> list[CellResult]:
-        """Run the cells in order on the kernel, stopping after the first that fails."""
+        """Run the cells in order on the kernel, stopping after the first that fails. A cell that runs
+        past its timeout is interrupted: left running, it would keep the kernel busy, unable to take
+        other code, and the server from ever looking idle to the hub's culler."""
         url = self.base.replace("http", "ws", 1) + f"/api/kernels/{quote(kernel_id, safe='')}/channels"
         # The handshake is an HTTP exchange through the proxy: under load it needs a read-sized timeout.
         with KernelConnection(url, token=self._token, session_id=session_id,
@@ -90,7 +103,15 @@ class ServerClient:
                 results.append(result)
                 if result.status != "ok":
                     break
-            return results
+        if results and results[-1].status == "timeout":
+            self._interrupt_quietly(kernel_id)
+        return results
+
+    def _interrupt_quietly(self, kernel_id: str) -> None:
+        try:
+            self.interrupt_kernel(kernel_id)
+        except HubError as error:  # the timeout is the outcome to report, not this
+            log.warning("hub: could not interrupt kernel %s: %s", kernel_id, error)
 
     def _contents(self, path: str) -> str:
         return f"{self.base}/api/contents/{quote(path.strip('/'))}"

@@ -1,6 +1,7 @@
 """The checkout's steps. Each is idempotent against its remote system: an existing server of ours counts
-as spawned, a PUT of contents is repeatable, a kernel session for the same path is reused. Execution is
-the exception and is guarded by a stored marker. No database transaction is held across remote calls."""
+as spawned, a PUT of contents is repeatable. Execution is the exception: it is guarded by a stored marker,
+and a retry runs the cells on a fresh kernel, not on the one an earlier run may have left busy. No
+database transaction is held across remote calls."""
 import posixpath
 import time
 from collections.abc import Callable
@@ -167,6 +168,10 @@ def execute(checkout: Checkout, report: Reporter) -> dict:
         notebook = server.get_notebook(checkout.remote_path)
         indexes = code_cells_to_execute(notebook, first_cells)
         sources = [_source(notebook["cells"][index]) for index in indexes]
+        if checkout.session_id:
+            # An earlier run of these cells (timed out, or cut short with its worker) may still be busy
+            # in that kernel, which would never answer this run: the cells run on a fresh one.
+            server.delete_session(checkout.session_id)
         # The kernel starts here, just before its channels are opened, not one step earlier: the notebook
         # server answers a connection made while a kernel is still starting only at its next half-second
         # "nudge" (about 0.5 s lost per launch, measured in benchmarks/launch.py).

@@ -1,6 +1,7 @@
 """ServerClient against a real single-user server, through the hub's proxy with a server-scoped token:
 notebook contents, kernel sessions, and cells executed over the kernel websocket."""
 import copy
+import time
 
 import nbformat
 import pytest
@@ -24,6 +25,17 @@ NOTEBOOK = {
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     "nbformat": 4, "nbformat_minor": 5,
 }
+
+
+def kernel_state(server: ServerClient, kernel_id: str) -> str:
+    return server.http.request("GET", f"{server.base}/api/kernels/{kernel_id}").json()["execution_state"]
+
+
+def eventually(condition, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.2)
 
 
 def with_outputs(notebook: dict, results: list) -> dict:
@@ -92,6 +104,33 @@ def test_a_cell_running_past_its_timeout_is_reported_as_such(running):
                               timeout_per_cell=1)
 
     assert [result.status for result in results] == ["timeout"]
+
+
+def test_a_cell_past_its_timeout_is_interrupted_so_its_kernel_goes_idle_and_takes_the_next_cell(running):
+    running.put_notebook("stuck.ipynb", NOTEBOOK)
+    session = running.create_session("stuck.ipynb", "python3")
+
+    [stuck] = running.execute(session.kernel_id, session.session_id, ["import time; time.sleep(600)"],
+                              timeout_per_cell=1)
+
+    assert stuck.status == "timeout"
+    # Without the interrupt the kernel would stay busy for ten minutes: no idle culler would stop the
+    # server, and the next execution would wait 30 s for a kernel that cannot answer.
+    eventually(lambda: kernel_state(running, session.kernel_id) == "idle", timeout=10)
+    [after] = running.execute(session.kernel_id, session.session_id, ["'free again'"], timeout_per_cell=10)
+    assert after.outputs[0]["data"]["text/plain"] == "'free again'"
+
+
+def test_deleting_a_session_ends_its_kernel_and_its_path_then_gets_a_fresh_one(running):
+    running.put_notebook("again.ipynb", NOTEBOOK)
+    first = running.create_session("again.ipynb", "python3")
+
+    running.delete_session(first.session_id)
+    running.delete_session(first.session_id)  # already gone: fine
+
+    assert all(s.kernel_id != first.kernel_id for s in running.list_sessions())
+    second = running.create_session("again.ipynb", "python3")
+    assert second.kernel_id != first.kernel_id
 
 
 def test_a_server_that_is_not_running_is_server_not_running(jupyterhub, user):

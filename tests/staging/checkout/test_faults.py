@@ -6,9 +6,10 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from staging.checkout import pipeline
 from staging.checkout.services import checkout_retry, checkout_stop
 from staging.models import Cart, Checkout
-from tests.factories import make_user, make_workflow
+from tests.factories import make_facility, make_user, make_workflow
 from tests.launching import eventually, hub_client, launch, notebook_with_cells, server_for, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
@@ -127,6 +128,42 @@ def test_a_retry_after_the_facility_culled_the_failed_launchs_server_starts_a_ne
     assert after_retry[0] == "spawning"
     assert hub_client(launch_env).get_server(checkout.hub_username, checkout.server_name).ready
     checkout_stop(user=user, pk=checkout.pk)
+
+
+@pytest.fixture
+def run_here(jupyterhub, settings, monkeypatch):
+    """Checkouts run by this process, step by step, against the real hub, with a cell timeout short
+    enough for a test (the suite's worker keeps the default of 120 s)."""
+    settings.ESAP_ALLOW_PRIVATE_URLS, settings.ESAP_CELL_TIMEOUT_SECONDS = True, 3
+    monkeypatch.setattr("staging.tasks.checkout_run.delay", lambda *args: None)
+    monkeypatch.setattr("staging.tasks.checkout_announce_end.delay", lambda *args: None)
+
+    def run(checkout: Checkout) -> Checkout:
+        pipeline.run(str(checkout.pk))
+        checkout.refresh_from_db()
+        return checkout
+    return run
+
+
+def test_a_retry_after_a_cell_timed_out_runs_the_cells_on_a_fresh_kernel(jupyterhub, run_here, tmp_path):
+    # The cell ignores interrupts, as code stuck in a C call does, so the kernel stays busy after the
+    # timeout; reusing that kernel, the retry would wait for an answer that never comes.
+    flag = tmp_path / "input.ready"
+    workflow = make_workflow(notebook_with_cells(
+        "import os, signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        f"if not os.path.exists({str(flag)!r}):\n    time.sleep(600)"), path="stubborn.ipynb", first_cells=3)
+    facility = make_facility(hub_url=jupyterhub.url, token=jupyterhub.service_token, profiles=("small",))
+    user = make_user()
+    failed = run_here(launch(user, facility=facility, workflow=workflow))
+    assert_failed_and_cart_restored(failed, step="executing", code="notebook.kernel_timeout",
+                                    reason="did not finish within 3 seconds")
+    flag.touch()
+
+    checkout = run_here(checkout_retry(user=user, pk=failed.pk))
+
+    assert checkout.state == "ready", checkout.error_message
+    assert checkout.kernel_id != failed.kernel_id
+    hub_client(jupyterhub).stop_server(checkout.hub_username, checkout.server_name)
 
 
 def test_only_a_failed_checkout_can_be_retried(launch_env, hub_facility):
