@@ -18,15 +18,20 @@ QUEUED = "(queued)"
 
 
 def transition(checkout_id: Any, *, source: State, target: State, message: str,
-               progress: int | None = None, data: dict | None = None, **fields: Any) -> bool:
-    """Move `source` → `target` if the row is still in `source`; False if someone moved it first."""
+               progress: int | None = None, data: dict | None = None, held_by: str | None = None,
+               **fields: Any) -> bool:
+    """Move `source` → `target` if the row is still in `source` (and, given `held_by`, that run still
+    holds its lease); False if someone moved it or took it over first."""
     if not allowed(source, target):
         raise ValueError(f"A checkout cannot go from {source} to {target}.")
     now = timezone.now()
     if State(target) in TERMINAL and State(source) != State.READY:
         fields.setdefault("finished_at", now)  # a ready launch has ended: stopping its server later does not move it
     with transaction.atomic():
-        moved = Checkout.objects.filter(pk=checkout_id, state=source).update(
+        rows = Checkout.objects.filter(pk=checkout_id, state=source)
+        if held_by is not None:
+            rows = rows.filter(leased_by=held_by)
+        moved = rows.update(
             state=target, state_since=now, updated_at=now, **fields
         )
         if not moved:

@@ -47,10 +47,12 @@ def run(checkout_id: str) -> None:
     heartbeat = Heartbeat(checkout_id, holder)
     heartbeat.start()
     try:
-        _advance(checkout_id, holder)
+        hand_off = _advance(checkout_id, holder, started=time.monotonic())
     finally:
         heartbeat.stop()
         machine.release(checkout_id, worker=holder)
+    if hand_off:
+        _continue_in_a_new_task(checkout_id)
 
 
 class Heartbeat(threading.Thread):
@@ -89,26 +91,45 @@ class Heartbeat(threading.Thread):
         self.join()
 
 
-def _advance(checkout_id: str, holder: str) -> None:
+def _advance(checkout_id: str, holder: str, *, started: float) -> bool:
+    """Run steps until the launch is ready or stops; True when the next step should run in a new task."""
     machine.transition(checkout_id, source=State.CREATED, target=State.STAGING,
-                       message=ENTRY_MESSAGES[State.STAGING])
+                       message=ENTRY_MESSAGES[State.STAGING], held_by=holder)
     while True:
         checkout = Checkout.objects.select_related("facility", "workflow", "workflow_version").get(
             pk=checkout_id)
         state = State(checkout.state)
         if state not in STEPS:
-            return
+            return False
         fields = _run_step(checkout, state, holder)
         if fields is None:
-            return
+            return False
         target = next_step(state)
         if not machine.transition(checkout_id, source=state, target=target,
-                                  message=ENTRY_MESSAGES[target], **fields):
-            log.info("checkout %s: moved on while %s ran (cancelled?); stopping", checkout_id, state)
-            stop_server_of_ended_launch(checkout_id, quiet_if_absent=True)
-            return
+                                  message=ENTRY_MESSAGES[target], held_by=holder, **fields):
+            log.info("checkout %s: moved on or taken over while %s ran; stopping", checkout_id, state)
+            stop_server_of_ended_launch(checkout_id, quiet_if_absent=True)  # only if it ended meanwhile
+            return False
         if target == State.READY:
             _announce_end(checkout_id)
+        elif time.monotonic() - started > settings.CELERY_TASK_SOFT_TIME_LIMIT * HAND_OFF_AFTER:
+            return True
+
+
+# The task's time limit covers everything a run does. A run goes on to the next step itself only while it
+# has used little of that limit, so that each step starts with nearly all of it (a long download does not
+# leave the spawn a few seconds); a quick launch never waits on the broker between its steps.
+HAND_OFF_AFTER = 0.1
+
+
+def _continue_in_a_new_task(checkout_id: str) -> None:
+    from staging.tasks import checkout_run
+
+    machine.mark_queued([checkout_id])
+    try:
+        checkout_run.delay(checkout_id)
+    except Exception:  # the broker: the sweeper enqueues it once the queued mark runs out
+        log.exception("checkout %s: could not enqueue its next step", checkout_id)
 
 
 def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] | None:
@@ -123,12 +144,13 @@ def _run_step(checkout: Checkout, state: State, holder: str) -> dict[str, Any] |
     except steps.NotYet as waiting:
         _park(checkout, state, holder, waiting)
     except EsapError as error:
-        _fail(checkout, state, error)
+        _fail(checkout, state, holder, error)
     except SoftTimeLimitExceeded:
-        _fail(checkout, state, ServiceError("step.time_limit", seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT))
+        limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
+        _fail(checkout, state, holder, ServiceError("step.time_limit", seconds=limit))
     except Exception:
         log.exception("checkout %s: step %s crashed", checkout.pk, state)
-        _fail(checkout, state, ServiceError("internal"))
+        _fail(checkout, state, holder, ServiceError("internal"))
     return None
 
 
@@ -150,10 +172,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
-def _fail(checkout: Checkout, state: State, error: EsapError) -> None:
+def _fail(checkout: Checkout, state: State, holder: str, error: EsapError) -> None:
     log.info("checkout %s: %s failed: %s", checkout.pk, state, error.code)
     if machine.transition(
-        checkout.pk, source=state, target=State.FAILED, message=error.message,
+        checkout.pk, source=state, target=State.FAILED, message=error.message, held_by=holder,
         data={"code": error.code, "step": state.value}, failed_step=state.value,
         error_code=error.code, error_message=error.message,
     ):

@@ -1,8 +1,11 @@
 """The pipeline gives the worker back while a step waits on remote work (NotYet): the checkout is parked
 until its next look, which is scheduled, and a cancel meanwhile leaves nothing scheduled. While a step
-runs, its lease is renewed through database errors, so that no second run takes the checkout over."""
+runs, its lease is renewed through database errors, so that no second run takes the checkout over; a run
+that was taken over all the same moves nothing. A run that has used much of the task's time limit hands
+the next step to a new task."""
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -167,3 +170,45 @@ def _until(condition, *, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list:
+    """Runs enqueued to go on right away, recorded instead of sent to a broker."""
+    runs = []
+    monkeypatch.setattr("staging.tasks.checkout_run.delay", lambda *args: runs.append(args))
+    return runs
+
+
+def test_a_run_that_used_much_of_the_time_limit_hands_the_next_step_to_a_new_task(monkeypatch, settings, enqueued):
+    # The limit covers the whole task: a spawn that followed a long download in the same task would start
+    # with only what the download left of it.
+    def a_long_download(checkout, report):
+        time.sleep(0.2)
+        return {}
+    staging_step(monkeypatch, a_long_download)
+    checkout = checked_out()
+    enqueued.clear()  # checkout_start's own run
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 1  # the download took a fifth of it
+
+    pipeline.run(str(checkout.pk))
+
+    checkout.refresh_from_db()
+    assert (checkout.state, checkout.leased_by) == ("spawning", machine.QUEUED)
+    assert checkout.events.last().message == "Starting your server."
+    assert enqueued == [(str(checkout.pk),)]
+
+
+def test_a_step_that_finishes_after_another_run_took_the_launch_over_does_not_move_it(monkeypatch, scheduled):
+    def outlived_by_its_lease(checkout, report):
+        Checkout.objects.filter(pk=checkout.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        assert machine.claim(checkout.pk, worker="another-run")  # as the sweeper's next run does
+        return {}
+    staging_step(monkeypatch, outlived_by_its_lease)
+    checkout = checked_out()
+
+    pipeline.run(str(checkout.pk))
+
+    checkout.refresh_from_db()
+    assert (checkout.state, checkout.leased_by) == ("staging", "another-run")
+    assert not checkout.events.filter(phase="spawning").exists()
