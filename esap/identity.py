@@ -1,18 +1,21 @@
 """Who a portal user is elsewhere: groups asserted by the identity provider at each login, and the hub
 username a facility knows them by. The portal never invents a name for someone: a name is either the
-user's own claim from the facility's identity provider or derived one-to-one from their portal username."""
+user's own claim from the facility's identity provider or derived from their portal username, kept, and
+never given to another user."""
 import hashlib
+import itertools
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from esap.errors import UserError
-from esap.models import ExternalGroupMembership
+from esap.models import ExternalGroupMembership, LocalHubName
 
 log = logging.getLogger(__name__)
 HUB_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
@@ -97,7 +100,7 @@ def _groups_claim(account: SocialAccount) -> str:
 def hub_username(user, facility) -> str:
     """The name `user` has on `facility`'s hub. With an identity provider set on the facility, it is the
     user's own claim from that provider (refused, never altered, if the hub could not use it);
-    without, the portal username, made hub-safe one-to-one."""
+    without, the portal username made hub-safe, a name no other portal user has."""
     if not facility.identity_provider:
         return local_hub_username(user)
     account = SocialAccount.objects.filter(user=user, provider=facility.identity_provider).first()
@@ -112,12 +115,40 @@ def hub_username(user, facility) -> str:
 
 
 def local_hub_username(user) -> str:
-    """Lower case and hub-safe, one-to-one: a name that had to be changed gets a suffix from the original,
-    so two portal users never share a hub user (say 'Ann Lee' and 'ann-lee'). A name that needs no change
-    but ends as such a suffix does ('bob-example.org-686b5e4c' is how 'bob@example.org' is known) gets one
-    too: names kept as they are never end like a suffix, so none can be another user's."""
-    username = user.get_username()
+    """The name `user` has on hubs without an identity provider, given at first use and kept. Lower case
+    and hub-safe: a name that had to be changed gets a suffix from the original (say 'Ann Lee' and
+    'ann-lee'), and so does one that needs no change but ends as such a suffix does
+    ('bob-example.org-686b5e4c' is how 'bob@example.org' is known). Eight hex digits of a hash can be
+    made to collide, so the name is held in the database, unique: a name another user holds is never
+    given again, the user gets the next free one of `hub_name_candidates`."""
+    return _held_name(user) or _give_name(user)
+
+
+def hub_name_candidates(username: str) -> Iterator[str]:
+    """The names a portal username may be given, best first: the first is the rule of the names given
+    before they were kept, the others (more of the hash, then a counter) are for a name already held."""
     safe = re.sub(r"[^a-z0-9._-]", "-", username.lower()).strip("-.")[:80] or "user"
+    digest = hashlib.sha256(username.encode()).hexdigest()
     if safe == username and not LOOKS_SUFFIXED.search(safe):
-        return safe
-    return f"{safe}-{hashlib.sha256(username.encode()).hexdigest()[:8]}"
+        yield safe
+    yield f"{safe}-{digest[:8]}"
+    yield f"{safe}-{digest[:16]}"
+    for n in itertools.count(2):
+        yield f"{safe}-{digest[:16]}-{n}"
+
+
+def _held_name(user) -> str | None:
+    return LocalHubName.objects.filter(user=user).values_list("name", flat=True).first()
+
+
+def _give_name(user) -> str:
+    for name in hub_name_candidates(user.get_username()):
+        try:
+            with transaction.atomic():
+                LocalHubName.objects.create(user=user, name=name)
+            return name
+        except IntegrityError:  # the name is another user's, or a first launch at once gave this user one
+            held = _held_name(user)
+            if held:
+                return held
+    raise AssertionError("hub_name_candidates never runs out")

@@ -76,3 +76,17 @@ class AccountSettings(models.Model):
     @classmethod
     def of(cls, user) -> "AccountSettings":
         return cls.objects.filter(user=user).first() or cls(user=user)
+
+
+class LocalHubName(models.Model):
+    """The hub user a portal user launches as on facilities without an identity provider: given at first
+    use (esap.identity.local_hub_username) and kept. Unique here, so no two portal users ever share a hub
+    user, whatever their usernames; a deleted user's name stays taken, since their files stay on the hubs."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                related_name="local_hub_name")
+    name = models.CharField(max_length=120, unique=True)
+    given_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} (hub user of {self.user or 'a deleted user'})"

@@ -3,6 +3,8 @@ groups kept and refreshed at each login, and the hub username each facility deri
 import hashlib
 import json
 import logging
+import threading
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,12 +12,18 @@ import requests
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from esap import identity as identity_module
 from esap.errors import UserError
-from esap.identity import hub_username, local_hub_username, sync_groups
-from esap.models import ExternalGroupMembership
+from esap.identity import hub_name_candidates, hub_username, local_hub_username, sync_groups
+from esap.models import ExternalGroupMembership, LocalHubName
+from facilities.models import Facility
+from staging.models import Checkout
 from tests import identity
 from tests.factories import make_facility, make_user
 from tests.servers.oidc.fixture import PROVIDER_ID
@@ -173,6 +181,123 @@ def test_only_names_ending_like_a_suffix_are_suffixed_among_those_needing_no_cha
 
 def sha256_8(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+# Two real usernames the rule maps to one hub name, 'ann-lee-973364e7': eight hex digits collide for some
+# pair among a few thousand spellings of 'ann-lee' (capitals, characters stripped at the end), found in a
+# second; a victim's own name takes about 2**32 tries, hours on one core.
+COLLIDING = ("aNn-LEe..", "Ann-LEe-....")
+
+
+def test_two_usernames_the_rule_maps_to_one_hub_name_never_share_a_hub_user():
+    assert {next(hub_name_candidates(username)) for username in COLLIDING} == {"ann-lee-973364e7"}
+    victim, attacker = (make_user(username) for username in COLLIDING)
+
+    assert local_hub_username(victim) == "ann-lee-973364e7"
+    assert local_hub_username(attacker) == "ann-lee-973364e79be1e4d6"  # 16 digits of the hash
+    assert local_hub_username(victim) == "ann-lee-973364e7"
+
+
+def test_a_hub_name_stays_with_its_user_through_a_rename_and_is_never_given_again():
+    ann = make_user("ann-lee")
+    assert local_hub_username(ann) == "ann-lee"
+    ann.username = "ann-smith"
+    ann.save()
+    assert local_hub_username(ann) == "ann-lee"
+
+    ann.delete()  # her files stay on the hubs
+    assert local_hub_username(make_user("ann-lee")) == f"ann-lee-{sha256_8('ann-lee')}"
+    assert LocalHubName.objects.get(name="ann-lee").user is None
+
+
+def first_launches_at_once(users: list, monkeypatch) -> list[str]:
+    """local_hub_username of `users` in parallel, none giving a name before all have looked for one held."""
+    everyone_looked = threading.Barrier(len(users))
+    held, looked = identity_module._held_name, threading.local()
+
+    def held_then_wait_for_the_others(user):
+        name = held(user)
+        if not getattr(looked, "once", False):
+            looked.once = True
+            everyone_looked.wait(timeout=30)
+        return name
+
+    monkeypatch.setattr(identity_module, "_held_name", held_then_wait_for_the_others)
+    outcomes: dict[int, str] = {}
+
+    def launch(index: int, user) -> None:
+        try:
+            outcomes[index] = local_hub_username(user)
+        except Exception as error:  # noqa: BLE001 - what a failed checkout would have shown
+            outcomes[index] = repr(error)
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=launch, args=pair) for pair in enumerate(users)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    return [outcomes[index] for index in range(len(users))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_launches_at_once_of_two_users_the_rule_maps_to_one_name_give_two_names(monkeypatch):
+    users = [make_user(username) for username in COLLIDING]
+
+    names = first_launches_at_once(users, monkeypatch)
+
+    assert names in (["ann-lee-973364e7", "ann-lee-973364e79be1e4d6"],  # either may be first
+                     ["ann-lee-973364e76e750088", "ann-lee-973364e7"]), names
+    assert dict(LocalHubName.objects.values_list("user_id", "name")) == {
+        user.pk: name for user, name in zip(users, names)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_launches_at_once_of_one_user_give_one_name(monkeypatch):
+    ann = make_user("Ann Lee")
+
+    assert first_launches_at_once([ann, ann], monkeypatch) == ["ann-lee-a36e143c"] * 2
+    assert list(LocalHubName.objects.values_list("user_id", "name")) == [(ann.pk, "ann-lee-a36e143c")]
+
+
+def launched_before(user, facility, hub_name: str, *, days_ago: int) -> None:
+    checkout = Checkout.objects.create(user=user, facility=facility, facility_slug=facility.slug,
+                                       profile_slug="small", workflow_title="w", notebook_path="w.ipynb",
+                                       hub_username=hub_name)
+    Checkout.objects.filter(pk=checkout.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_keeps_the_hub_names_given_and_the_first_of_two_users_sharing_one(capsys):
+    before, after = ("esap", "0006_search_words"), ("esap", "0007_local_hub_names")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])  # only esap goes back: the other apps' tables are as the models say
+    local, sso = make_facility("local-hub"), make_facility("sso-hub")
+    attacker, victim, sso_user, before_989b4aa, idle = (make_user(username) for username in (
+        COLLIDING[1], COLLIDING[0], "carol", "run-20240115", "dave"))
+    launched_before(victim, local, "ann-lee-973364e7", days_ago=30)
+    launched_before(attacker, local, "ann-lee-973364e7", days_ago=20)
+    launched_before(victim, local, "ann-lee-973364e7", days_ago=10)
+    launched_before(sso_user, sso, "carol", days_ago=30)
+    launched_before(before_989b4aa, local, "run-20240115", days_ago=30)
+    Facility.objects.filter(pk=sso.pk).update(identity_provider=PROVIDER_ID)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([after])
+
+    assert dict(LocalHubName.objects.values_list("user__username", "name")) == {
+        "aNn-LEe..": "ann-lee-973364e7",  # launched as it first, though the other user is older
+        "Ann-LEe-....": "ann-lee-973364e79be1e4d6",
+    }
+    assert "'aNn-LEe..', who launched as it first, keeps it; 'Ann-LEe-....' now launches as " \
+           "'ann-lee-973364e79be1e4d6'" in capsys.readouterr().out
+    # The others get the name the rule gives them at their next launch, as they would have before.
+    assert [local_hub_username(user) for user in (sso_user, before_989b4aa, idle)] == [
+        "carol", f"run-20240115-{sha256_8('run-20240115')}", "dave"]
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_a_facility_can_only_name_a_configured_identity_provider(idp):
