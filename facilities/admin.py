@@ -61,6 +61,10 @@ class FacilityAdmin(admin.ModelAdmin):
 
 def _why_kept(launch) -> str:
     """Which launch keeps a facility, and what must happen before the facility can go."""
+    return f"{_what_keeps(launch)}; or select it under Checkouts and use 'Stop selected launches'"
+
+
+def _what_keeps(launch) -> str:
     what = f"Launch {launch.pk} of {launch.user}"
     if launch.state == "failed":
         return (f"{what} (failed at {launch.failed_step}; its server {launch.server_name} may still run): "

@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 
 from esap.admin_forms import KeepsSecretsForm, write_only_secret
+from esap.errors import UserError
+from staging.checkout.services import checkout_end_by_operator
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset, VOService
 
 
@@ -33,17 +36,55 @@ class CheckoutEventInline(admin.TabularInline):
 
 @admin.register(Checkout)
 class CheckoutAdmin(admin.ModelAdmin):
-    """Read-only: states change only through the pipeline's transitions."""
+    """Read-only: states change only through the pipeline's transitions, and through the one action that
+    ends launches as their users' own Cancel or Stop would."""
 
     list_display = ["id", "user", "state", "facility_slug", "profile_slug", "workflow_title", "created_at"]
     list_filter = ["state", "facility_slug"]
     inlines = [CheckoutEventInline]
+    actions = ["stop_launches"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_stop_permission(self, request) -> bool:
+        """The model's change permission, which the read-only change form otherwise never grants."""
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    @admin.action(description="Stop selected launches (and their servers)", permissions=["stop"])
+    def stop_launches(self, request, queryset) -> None:
+        outcomes: dict[str, list[str]] = {"ended": [], "over": [], "refused": []}
+        for launch in queryset.select_related("user"):
+            outcome, line = _end(launch, operator=request.user)
+            outcomes[outcome].append(line)
+        for outcome, (head, level) in _REPORTS.items():
+            if lines := outcomes[outcome]:
+                self.message_user(request, head.format(count=len(lines)) + _listed(lines) + ".", level)
+
+
+_REPORTS = {"ended": ("Ended {count} launches; their servers are being stopped: ", messages.SUCCESS),
+            "over": ("{count} already over, with no server left to stop: ", messages.WARNING),
+            "refused": ("{count} could not be ended: ", messages.ERROR)}
+
+
+def _end(launch: Checkout, *, operator) -> tuple[str, str]:
+    """Which outcome the operator's stop had on the launch, and the launch as the report names it."""
+    name = f"{launch.pk} of {launch.user}"
+    try:
+        checkout_end_by_operator(operator=operator, pk=launch.pk)
+    except UserError as error:
+        if error.code in ("checkout.not_cancellable", "checkout.not_stoppable"):
+            return "over", f"{name} ({error.params['state']})"
+        return "refused", f"{name}: {error.message}"
+    return "ended", f"{name} (was {launch.state})"
+
+
+def _listed(lines: list[str], shown: int = 20) -> str:
+    more = f"; and {len(lines) - shown} more" if len(lines) > shown else ""
+    return "; ".join(lines[:shown]) + more
 
 
 class DataLakeAdminForm(KeepsSecretsForm):

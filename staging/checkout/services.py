@@ -59,13 +59,7 @@ def _resume_step(failed_step: str) -> State:
 
 
 def checkout_cancel(*, user, pk) -> Checkout:
-    checkout = checkout_get(user=user, pk=pk)
-    if checkout.state in TERMINAL - {State.FAILED}:
-        raise UserError("checkout.not_cancellable", state=checkout.state)
-    if not machine.transition(checkout.pk, source=State(checkout.state), target=State.CANCELLED,
-                              message="Cancelled by the user."):
-        raise UserError("checkout.not_cancellable", state=checkout_get(user=user, pk=pk).state)
-    _stop_server_on_commit(checkout)
+    _cancel(checkout_get(user=user, pk=pk), by="the user")
     return checkout_get(user=user, pk=pk)
 
 
@@ -74,16 +68,50 @@ def checkout_stop(*, user, pk) -> Checkout:
     and a place under the hub's limit of servers per user (its files stay only if the facility's storage
     keeps them: see checkout_notebook). Asked again of a stopped or cancelled launch whose stop failed
     (the hub was down), it tries again."""
-    checkout = checkout_get(user=user, pk=pk)
+    _stop(checkout_get(user=user, pk=pk), by="the user")
+    return checkout_get(user=user, pk=pk)
+
+
+def checkout_end_by_operator(*, operator, pk) -> Checkout:
+    """An operator ends anyone's launch as its user's Cancel or Stop would (a departed user's launch that
+    keeps its facility, a runaway one): under way or failed, it is cancelled; ready, stopped; ended but its
+    server's last stop failed, the stop is tried again. Its page says an operator did it; the event's data
+    says who. Raises UserError like the user's own actions, e.g. for a launch already over."""
+    checkout = Checkout.objects.get(pk=pk)
+    by, data = "an operator", {"operator": operator.get_username()}
+    if checkout.state in {State.CREATED, *STEPS, State.FAILED}:
+        _cancel(checkout, by=by, data=data)
+    else:
+        _stop(checkout, by=by, data=data, say_again=True)
+    return Checkout.objects.get(pk=pk)
+
+
+def _cancel(checkout: Checkout, *, by: str, data: dict | None = None) -> None:
+    if checkout.state in TERMINAL - {State.FAILED}:
+        raise UserError("checkout.not_cancellable", state=checkout.state)
+    if not machine.transition(checkout.pk, source=State(checkout.state), target=State.CANCELLED,
+                              message=f"Cancelled by {by}.", data=data):
+        raise UserError("checkout.not_cancellable", state=_state_now(checkout))
+    _stop_server_on_commit(checkout)
+
+
+def _stop(checkout: Checkout, *, by: str, data: dict | None = None, say_again: bool = False) -> None:
     if checkout.facility_id is None:
         raise UserError("facility.missing")
     again = checkout.state in SERVER_TO_STOP and server_stop_failed(checkout=checkout)
     stopping = again or (checkout.state == State.READY and machine.transition(
-        checkout.pk, source=State.READY, target=State.STOPPED, message="Server stop requested by the user."))
+        checkout.pk, source=State.READY, target=State.STOPPED, message=f"Server stop requested by {by}.",
+        data=data))
     if not stopping:
-        raise UserError("checkout.not_stoppable", state=checkout_get(user=user, pk=pk).state)
+        raise UserError("checkout.not_stoppable", state=_state_now(checkout))
+    if again and say_again:
+        machine.record(checkout.pk, phase=State(checkout.state),
+                       message=f"Server stop requested again by {by}.", data=data)
     _stop_server_on_commit(checkout)
-    return checkout_get(user=user, pk=pk)
+
+
+def _state_now(checkout: Checkout) -> str:
+    return Checkout.objects.values_list("state", flat=True).get(pk=checkout.pk)
 
 
 def checkout_notebook(*, user, pk) -> tuple[str, dict]:

@@ -153,6 +153,7 @@ def test_launches_that_may_still_hold_a_server_keep_their_facility_and_say_what_
     page = html.unescape(refused.content.decode())
     assert f"Launch {failed.pk}" in page and "must be cancelled first (Cancel on the launch's page)" in page
     assert f"Launch {stop_failed.pk}" in page and "Try stopping the server again" in page
+    assert page.count("or select it under Checkouts and use 'Stop selected launches'") == 2
     assert str(stopped_after_all.pk) not in page and str(failed_before_any_server.pk) not in page
     assert Facility.objects.filter(pk=facility.pk).exists()
 
