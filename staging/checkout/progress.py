@@ -27,11 +27,17 @@ def terminal_json(checkout: Checkout) -> dict[str, Any] | None:
         return {"event": "failed", "code": checkout.error_code, "reason": checkout.error_message,
                 "step": checkout.failed_step, "retryable": True}
     if checkout.state == State.CANCELLED:
-        return {"event": "cancelled", "reason": "Cancelled by the user."}
+        return {"event": "cancelled", "reason": _cancel_message(checkout)}
     if checkout.state == State.STOPPED:
         stopped = server_stop_outcome(checkout_id=checkout.pk)
         return {"event": "stopped", "server_stopped": stopped, "reason": STOP_OUTCOMES[stopped]}
     return None
+
+
+def _cancel_message(checkout: Checkout) -> str:
+    """Who cancelled it, as its cancel event says: the user, or an operator."""
+    events = checkout.events.filter(phase=State.CANCELLED).order_by("-pk")
+    return events.values_list("message", flat=True).first() or "Cancelled."
 
 
 def _awaiting_stop(terminal: dict[str, Any]) -> bool:

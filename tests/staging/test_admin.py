@@ -121,6 +121,7 @@ def test_launches_under_way_are_cancelled_and_those_already_over_are_named():
     assert f"1 already over, with no server left to stop: {over.pk} of departed (stopped)." in page
     assert set(Checkout.objects.filter(user=user).values_list("state", flat=True)) == {"cancelled", "stopped"}
     assert "<strong>cancelled</strong> — Cancelled by an operator." in page_of(spawning)
+    assert "Cancelled by the user." not in page_of(spawning)
     assert not over.events.filter(data__has_key="operator").exists()
 
 

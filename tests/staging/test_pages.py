@@ -291,6 +291,7 @@ def test_the_failure_box_is_an_alert_and_a_cancelled_launch_says_so():
     failed = Checkout.objects.create(user=alice, state="failed", facility=swan, workflow_title="Analysis",
                                      error_message="The facility refused.")
     cancelled = Checkout.objects.create(user=alice, state="cancelled", facility=swan, workflow_title="Analysis")
+    cancelled.events.create(phase="cancelled", message="Cancelled by the user.")
     client = Client()
     client.force_login(alice)
 
