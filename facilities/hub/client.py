@@ -241,8 +241,17 @@ class HubClient:
 
     def server_known(self, user: str, server: str) -> bool:
         """Whether the hub knows the named server at all, running or stopped."""
+        return server in self._all_servers(user)
+
+    def stopped_servers(self, user: str) -> set[str]:
+        """The user's named servers that the hub knows but that neither run nor start (they still count
+        against its limit of named servers per user until removed)."""
+        return {name for name, entry in self._all_servers(user).items()
+                if name and not (entry.get("ready") or entry.get("pending"))}
+
+    def _all_servers(self, user: str) -> dict[str, dict]:
         model = self.http.request("GET", f"{self._user(user)}?include_stopped_servers=1").json()
-        return server in (model.get("servers") or {})
+        return model.get("servers") or {}
 
     def mint_server_token(self, user: str, server: str, expires_in: int = 900, *,
                           note: str = "esap") -> MintedToken:

@@ -13,12 +13,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from esap.errors import ServiceError, UserError
+from facilities.hub.client import HubClient
+from facilities.hub.errors import ServerLimitReached
 from facilities.models import Facility
 from staging.checkout import hub_access, machine
 from staging.checkout.injection import (
     UndeclaredParameterError, apply_outputs, code_cells_to_execute, inject_parameters,
 )
-from staging.checkout.states import State
+from staging.checkout.states import SERVER_TO_STOP, State
 from staging.models import Checkout
 from staging.sources.base import (
     DatasetRef, SourceUnavailable, StagingError, StagingPending, StagingTarget, get_source,
@@ -124,13 +126,36 @@ def spawn(checkout: Checkout, report: Reporter) -> dict:
         hub_access.ensure_hub_user(client, facility, checkout.hub_username)
         server = client.get_server(checkout.hub_username, server_name)
         if server is None or not (server.ready or server.pending):
-            client.start_server(checkout.hub_username, server_name, {"profile": checkout.profile_slug},
-                                display_name=checkout.workflow_title)
+            _start_server(client, checkout, server_name)
         if not (server and server.ready):
             for event in client.follow_progress(checkout.hub_username, server_name,
                                                 deadline_seconds=facility.spawn_deadline_seconds):
                 report(event.message or "Waiting for the hub.", event.progress, source="hub")
     return {"server_name": server_name}
+
+
+def _start_server(client: HubClient, checkout: Checkout, server_name: str) -> None:
+    def start() -> None:
+        client.start_server(checkout.hub_username, server_name, {"profile": checkout.profile_slug},
+                            display_name=checkout.workflow_title)
+    try:
+        start()
+    except ServerLimitReached:
+        if not _remove_stopped_servers_of_ended_launches(client, checkout):
+            raise
+        start()
+
+
+def _remove_stopped_servers_of_ended_launches(client: HubClient, checkout: Checkout) -> int:
+    """A server the hub stopped but still knows counts against its limit of named servers per user. Those
+    of the user's stopped or cancelled launches (culled before the portal removed them) serve nobody, and
+    the user has no stop left to press for them: they are removed. How many were."""
+    ended = Checkout.objects.filter(facility=checkout.facility, hub_username=checkout.hub_username,
+                                    state__in=SERVER_TO_STOP).exclude(server_name="")
+    stale = set(ended.values_list("server_name", flat=True)) & client.stopped_servers(checkout.hub_username)
+    for name in stale:
+        client.stop_server(checkout.hub_username, name, remove=True)
+    return len(stale)
 
 
 def upload(checkout: Checkout, report: Reporter) -> dict:

@@ -6,7 +6,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from facilities.models import Facility
+from staging.checkout import machine
 from staging.checkout.services import checkout_retry, checkout_start, checkout_stop
+from staging.checkout.states import State
 from tests.factories import make_user
 from tests.launching import eventually, fill_cart, hub_client, launch, wait_for
 
@@ -78,6 +80,22 @@ def test_the_hubs_server_limit_fails_the_spawn_with_what_to_do_and_stopping_anot
     checkout_stop(user=user, pk=first.pk)
     eventually(lambda: server_gone(launch_env, first))
     assert wait_for(checkout_retry(user=user, pk=second.pk)).state == "ready"
+
+
+def test_at_the_hubs_limit_the_stopped_servers_of_ended_launches_are_removed_and_the_launch_goes_on(
+        launch_env, hub_facility):
+    facility, user = hub_facility(), make_user("limited-tom")
+    ended = wait_for(launch(user, facility=facility))
+    hub = hub_client(launch_env)
+    hub.stop_server(ended.hub_username, ended.server_name, remove=False)  # culled: stopped, still known
+    # Ended without the portal removing that server (before it removed what it found culled, say).
+    machine.transition(ended.pk, source=State.READY, target=State.STOPPED, message="Stopped by the facility.")
+
+    checkout = wait_for(launch(user, facility=facility))
+
+    assert checkout.state == "ready", checkout.error_message
+    assert not hub.server_known(ended.hub_username, ended.server_name)
+    checkout_stop(user=user, pk=checkout.pk)
 
 
 def test_a_stop_the_hub_could_not_take_is_reported_and_can_be_asked_again(launch_env, hub_facility):
