@@ -62,7 +62,8 @@ def test_a_malformed_page_is_a_400_naming_the_parameter_like_a_bad_page_size(api
 
     assert response.status_code == 400
     body = response.json()
-    assert (body["error"], body["fields"]) == ("invalid", {"page": ["Must be an integer of at least 1 (or 'last')."]})
+    assert body["error"] == "invalid"
+    assert body["fields"] == {"page": ["Must be an integer of at least 1 (or 'last')."]}
 
 
 @pytest.mark.parametrize("endpoint", ["/api/datasets/", "/api/checkouts/"])
@@ -81,7 +82,8 @@ def test_a_page_past_the_end_is_a_404_naming_the_last_page(api, endpoint):
 
 def test_past_the_end_of_an_empty_list_the_last_page_is_the_empty_first(api):
     assert api.get("/api/datasets/", {"page": 1}).json()["results"] == []
-    assert api.get("/api/datasets/", {"page": 2}).json()["detail"] == "There is no page 2: the last page is 1."
+    beyond = api.get("/api/datasets/", {"page": 2}).json()
+    assert beyond["detail"] == "There is no page 2: the last page is 1."
 
 
 @pytest.mark.parametrize("path", ["/api/datasets/999999/", "/api/workflows/999999/", "/api/facilities/nope/",
