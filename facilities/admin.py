@@ -70,6 +70,7 @@ def _what_keeps(launch) -> str:
         return (f"{what} (failed at {launch.failed_step}; its server {launch.server_name} may still run): "
                 "it must be cancelled first (Cancel on the launch's page), which stops its server")
     if launch.state in ("cancelled", "stopped"):
-        return (f"{what} ({launch.state}, but its server {launch.server_name} could not be stopped): it must "
-                "be stopped first (Try stopping the server again, on the launch's page, once the hub answers)")
+        return (f"{what} ({launch.state}, but its server {launch.server_name} could not be stopped): "
+                "it must be stopped first (Try stopping the server again, on the launch's page, "
+                "once the hub answers)")
     return f"{what} ({launch.state}): it must be stopped, cancelled or ended first"

@@ -81,8 +81,8 @@ class Facility(Searchable):
         from esap.identity import configured_providers
 
         if self.slug in RESERVED_SLUGS:
-            raise ValidationError({"slug": f"{self.slug!r} is reserved (the API's /api/facilities/{self.slug}/ "
-                                           f"is not a facility): choose another slug."})
+            raise ValidationError({"slug": f"{self.slug!r} is reserved (the API's "
+                                           f"/api/facilities/{self.slug}/ is not a facility): choose another slug."})
         if self.identity_provider and self.identity_provider not in configured_providers():
             raise ValidationError({"identity_provider": f"No identity provider {self.identity_provider!r} is "
                                                         f"configured (ESAP_OIDC_PROVIDERS)."})

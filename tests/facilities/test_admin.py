@@ -2,7 +2,6 @@
 import html
 
 import pytest
-from django.test import Client
 
 from facilities.models import Facility
 from tests.factories import make_facility, make_user
@@ -102,12 +101,12 @@ def test_a_facility_with_launches_running_or_ready_cannot_be_deleted_until_they_
     launch = Checkout.objects.create(user=make_user(), state="ready", facility=facility, server_name="esap-1")
     Checkout.objects.create(user=make_user(), state="stopped", facility=facility)
 
-    refused = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+    refused = admin_client_logged_in.post(delete_url(facility), {"post": "yes"})
 
     assert refused.status_code == 200 and f"Launch {launch.pk}" in refused.content.decode()
     assert Facility.objects.filter(pk=facility.pk).exists()
     Checkout.objects.filter(pk=launch.pk).update(state="stopped")
-    deleted = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+    deleted = admin_client_logged_in.post(delete_url(facility), {"post": "yes"})
     assert deleted.status_code == 302 and not Facility.objects.filter(pk=facility.pk).exists()
 
 
@@ -148,7 +147,7 @@ def test_launches_that_may_still_hold_a_server_keep_their_facility_and_say_what_
     stop_attempt(stopped_after_all, worked=False)
     stop_attempt(stopped_after_all, worked=True)
 
-    refused = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+    refused = admin_client_logged_in.post(delete_url(facility), {"post": "yes"})
 
     page = html.unescape(refused.content.decode())
     assert f"Launch {failed.pk}" in page and "must be cancelled first (Cancel on the launch's page)" in page
@@ -160,5 +159,9 @@ def test_launches_that_may_still_hold_a_server_keep_their_facility_and_say_what_
     Checkout.objects.filter(pk=failed.pk).update(state="cancelled")
     stop_attempt(Checkout.objects.get(pk=failed.pk), worked=True)
     stop_attempt(stop_failed, worked=True)
-    deleted = admin_client_logged_in.post(f"/admin/facilities/facility/{facility.pk}/delete/", {"post": "yes"})
+    deleted = admin_client_logged_in.post(delete_url(facility), {"post": "yes"})
     assert deleted.status_code == 302 and not Facility.objects.filter(pk=facility.pk).exists()
+
+
+def delete_url(facility: Facility) -> str:
+    return f"/admin/facilities/facility/{facility.pk}/delete/"

@@ -180,7 +180,8 @@ def enqueued(monkeypatch) -> list:
     return runs
 
 
-def test_a_run_that_used_much_of_the_time_limit_hands_the_next_step_to_a_new_task(monkeypatch, settings, enqueued):
+def test_a_run_that_used_much_of_the_time_limit_hands_the_next_step_to_a_new_task(monkeypatch, settings,
+                                                                                  enqueued):
     # The limit covers the whole task: a spawn that followed a long download in the same task would start
     # with only what the download left of it.
     def a_long_download(checkout, report):
