@@ -2,6 +2,8 @@
 
 Keys come from ESAP_FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys; the first encrypts, all decrypt,
 so a key can be rotated). Without it a key is derived from SECRET_KEY, which suits the embedded default.
+An entry that is not a Fernet key is a configuration error (a system check, and ImproperlyConfigured on
+use), never taken for a secret that cannot be decrypted.
 """
 import base64
 import logging
@@ -12,14 +14,54 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 log = logging.getLogger(__name__)
+
+
+class UndecryptableSecret(ValueError):
+    """A stored secret that none of the configured keys decrypts."""
+
+
+def invalid_key_positions(keys: list[str] | tuple[str, ...]) -> list[int]:
+    """1-based positions of the entries that are not Fernet keys (never the keys: they are secret)."""
+    positions = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (TypeError, ValueError):
+            positions.append(position)
+    return positions
+
+
+def _invalid_keys_message(positions: list[int], count: int) -> str:
+    which = (f"entry {positions[0]} of {count} is not a Fernet key" if len(positions) == 1 else
+             f"entries {', '.join(map(str, positions))} of {count} are not Fernet keys")
+    return f"ESAP_FIELD_ENCRYPTION_KEYS: {which}, so no stored secret can be read or saved."
+
+
+@register()
+def field_encryption_keys_are_fernet_keys(app_configs: Any, **kwargs: Any) -> list[Error]:
+    keys = settings.FIELD_ENCRYPTION_KEYS
+    positions = invalid_key_positions(keys)
+    if not positions:
+        return []
+    return [Error(_invalid_keys_message(positions, len(keys)),
+                  hint="Each comma-separated entry must be a key printed by python -c 'from "
+                       "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' (44 "
+                       "characters); fix or remove the entry, keeping the keys your secrets were "
+                       "encrypted with.",
+                  id="esap.crypto.E001")]
+
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
     if not keys:
         keys = (_derive_key(secret_key),)
+    if positions := invalid_key_positions(keys):
+        raise ImproperlyConfigured(_invalid_keys_message(positions, len(keys)))
     return MultiFernet([Fernet(key) for key in keys])
 
 
@@ -40,7 +82,7 @@ def decrypt(token: str) -> str:
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken as error:
-        raise ValueError("A stored secret cannot be decrypted with the configured keys.") from error
+        raise UndecryptableSecret("A stored secret cannot be decrypted with the configured keys.") from error
 
 
 def rotate(token: str) -> str:
@@ -81,7 +123,7 @@ class EncryptedTextField(models.TextField):
             return None
         try:
             return Secret(decrypt(value) if value else "")
-        except ValueError:
+        except UndecryptableSecret:
             # One unreadable row must not take every page listing its table down with it.
             log.error("crypto: a stored %s cannot be decrypted with the configured keys", self)
             return UnreadableSecret(value)

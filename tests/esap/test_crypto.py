@@ -1,6 +1,8 @@
 """Hub tokens are encrypted at rest and never shown by their repr."""
 import pytest
 from cryptography.fernet import Fernet
+from django.core.checks import ERROR, run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from esap import crypto
@@ -101,3 +103,20 @@ def test_a_token_whose_key_was_dropped_makes_only_that_facility_unusable_and_say
     ciphertext = stored_token(facility)
     facility.save()  # an operator's edit of something else keeps what a restored key would read
     assert stored_token(facility) == ciphertext != ""
+
+
+def test_a_malformed_key_is_a_configuration_error_not_an_unreadable_secret(settings):
+    good_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [good_key]
+    facility = make_facility(token="token-under-the-good-key")
+    assert not [error for error in run_checks() if error.id == "esap.crypto.E001"]
+
+    settings.FIELD_ENCRYPTION_KEYS = [good_key, "notakey"]
+    [error] = [error for error in run_checks() if error.id == "esap.crypto.E001"]
+
+    assert error.level == ERROR and "entry 2 of 2 is not a Fernet key" in error.msg
+    assert "notakey" not in error.msg + error.hint and good_key not in error.msg + error.hint
+    with pytest.raises(ImproperlyConfigured, match="entry 2 of 2"):
+        facility.__class__.objects.get(pk=facility.pk)  # not an UnreadableSecret: the token is fine
+    with pytest.raises(ImproperlyConfigured, match="entry 2 of 2"):
+        facility.save()
