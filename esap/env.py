@@ -2,7 +2,7 @@
 import json
 import os
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 
 def env(name: str, default: str) -> str:
@@ -29,7 +29,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str, *, test_name: str = "") -> dict[str, Any]:
-    """`sqlite:////abs/path.sqlite3` or `postgresql://user:pass@host:port/name`."""
+    """`sqlite:////abs/path.sqlite3` or `postgresql://user:pass@host:port/name?param=value&...`."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         return _sqlite(parsed.path, test_name)
@@ -53,13 +53,18 @@ def _sqlite(path: str, test_name: str) -> dict[str, Any]:
 
 
 def _postgresql(parsed: Any, test_name: str) -> dict[str, Any]:
+    # The query's parameters are libpq's (sslmode, sslrootcert, connect_timeout...), as in libpq's own
+    # URIs; host= and port= there take the place of the address (host=/var/run/postgresql: a Unix socket).
+    options = dict(parse_qsl(parsed.query))
+    host, port = options.pop("host", parsed.hostname or ""), options.pop("port", str(parsed.port or ""))
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": parsed.path.lstrip("/"),
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
-        "HOST": parsed.hostname or "",
-        "PORT": str(parsed.port or ""),
+        "HOST": host,
+        "PORT": port,
+        "OPTIONS": options,
         "CONN_MAX_AGE": 60,
         "TEST": {"NAME": test_name or None},
     }

@@ -1,11 +1,12 @@
-"""Settings read from the environment: OpenID Connect providers, and every setting documented."""
+"""Settings read from the environment: the database URL, OpenID Connect providers, and every setting
+documented."""
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from esap.env import oidc_providers
+from esap.env import database_from_url, oidc_providers
 
 IAM = {"id": "escape-iam", "name": "ESCAPE IAM", "server_url": "https://iam.example.org/", "client_id": "esap"}
 
@@ -36,6 +37,29 @@ def test_no_variable_means_local_accounts_only():
 def test_a_malformed_value_stops_the_start_with_the_reason(raw, reason):
     with pytest.raises(ValueError, match=reason):
         oidc_providers(raw, environ={})
+
+
+def libpq_parameters(url: str) -> dict:
+    """What Django's PostgreSQL backend hands psycopg (and so libpq) for this ESAP_DATABASE_URL."""
+    from django.db.utils import ConnectionHandler
+
+    return ConnectionHandler({"default": database_from_url(url)})["default"].get_connection_params()
+
+
+def test_a_database_url_passes_its_query_parameters_to_libpq():
+    params = libpq_parameters("postgresql://esap:p%40ss@db.example.org:5433/esap"
+                              "?sslmode=verify-full&sslrootcert=/etc/esap/ca.pem&connect_timeout=5")
+
+    assert (params["host"], params["port"], params["user"], params["password"], params["dbname"]) == (
+        "db.example.org", "5433", "esap", "p@ss", "esap")
+    assert (params["sslmode"], params["sslrootcert"], params["connect_timeout"]) == (
+        "verify-full", "/etc/esap/ca.pem", "5")
+
+
+def test_a_database_on_a_unix_socket_is_named_by_the_host_parameter():
+    params = libpq_parameters("postgresql://esap@/esap?host=/var/run/postgresql")
+
+    assert params["host"] == "/var/run/postgresql" and "port" not in params
 
 
 def test_every_setting_read_from_the_environment_is_documented_in_the_readme():
