@@ -87,7 +87,10 @@ def decrypt(token: str) -> str:
 
 def rotate(token: str) -> str:
     """Re-encrypt with the first configured key."""
-    return fernet().rotate(token.encode()).decode()
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken as error:
+        raise UndecryptableSecret("A stored secret cannot be decrypted with the configured keys.") from error
 
 
 class Secret(str):

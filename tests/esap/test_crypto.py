@@ -3,6 +3,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.checks import ERROR, run_checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from esap import crypto
@@ -50,8 +51,6 @@ def test_keys_rotate_old_ciphertext_still_reads_and_rotates_to_the_new_key(setti
 
 
 def test_the_rotation_command_moves_every_secret_to_the_new_key(settings, capsys):
-    from django.core.management import call_command
-
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old_key]
     first, second = make_facility(token="token-one"), make_facility(token="token-two")
@@ -71,10 +70,32 @@ def test_the_rotation_command_moves_every_secret_to_the_new_key(settings, capsys
     assert "Re-encrypted 3 secret(s)" in capsys.readouterr().out
 
 
+def test_the_rotation_command_rotates_what_it_can_and_names_the_secrets_no_key_decrypts(settings, capsys):
+    dropped_key, old_key, new_key = (Fernet.generate_key().decode() for _ in range(3))
+    settings.FIELD_ENCRYPTION_KEYS = [dropped_key]
+    orphaned = make_facility("orphaned", token="token-under-a-dropped-key")
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    readable = make_facility("readable", token="token-under-the-old-key")
+    orphaned_ciphertext = stored_token(orphaned)
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    with pytest.raises(CommandError, match="Enter each of them again in the admin") as failed:
+        call_command("rotate_secrets")
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+
+    output = capsys.readouterr()
+    assert failed.value.returncode == 1
+    assert readable.__class__.objects.get(pk=readable.pk).api_token == "token-under-the-old-key"
+    assert stored_token(orphaned) == orphaned_ciphertext
+    assert "Re-encrypted 1 secret(s)" in output.out
+    assert f"facilities.Facility pk={orphaned.pk} field api_token" in output.err
+    assert "token-under" not in output.out + output.err and orphaned_ciphertext not in output.err
+
+
 def test_every_encrypted_field_is_rotated():
     from esap.management.commands.rotate_secrets import encrypted_columns
 
-    assert {(table, column) for table, _, column in encrypted_columns()} >= {
+    assert {(encrypted.table, encrypted.column) for encrypted in encrypted_columns()} >= {
         ("facilities_facility", "api_token"), ("staging_datalake", "password")}
 
 
