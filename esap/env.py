@@ -1,8 +1,11 @@
 """Reading settings from the environment: typed helpers and a small database URL parser."""
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
 
 
 def env(name: str, default: str) -> str:
@@ -26,6 +29,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
+    """One of `choices`, whatever the case it was written in; anything else stops the start with a message
+    naming the variable."""
+    raw = os.environ.get(name, "").strip() or default
+    by_case = {choice.casefold(): choice for choice in choices}
+    if raw.casefold() not in by_case:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected one of {', '.join(by_case.values())}")
+    return by_case[raw.casefold()]
 
 
 def database_from_url(url: str, *, test_name: str = "") -> dict[str, Any]:

@@ -2,7 +2,7 @@
 filesystem broker). Production sets ESAP_DATABASE_URL, ESAP_BROKER_URL, ESAP_SECRET_KEY and friends."""
 from pathlib import Path
 
-from esap.env import database_from_url, env, env_bool, env_int, env_list, oidc_providers
+from esap.env import database_from_url, env, env_bool, env_choice, env_int, env_list, oidc_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env("ESAP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -242,6 +242,7 @@ ESAP_GIT_MAX_BYTES = env_int("ESAP_GIT_MAX_BYTES", 200 * 1024 * 1024)
 ESAP_GIT_MAX_FILES = env_int("ESAP_GIT_MAX_FILES", 20_000)
 ESAP_GIT_TIMEOUT_SECONDS = env_int("ESAP_GIT_TIMEOUT_SECONDS", 120)
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -249,7 +250,8 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "esap.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env("ESAP_LOG_FORMAT", "plain")}},
-    "root": {"handlers": ["console"], "level": env("ESAP_LOG_LEVEL", "INFO")},
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": env_choice("ESAP_LOG_FORMAT", "plain", ["plain", "json"])}},
+    "root": {"handlers": ["console"], "level": env_choice("ESAP_LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -71,18 +71,27 @@ def test_every_setting_read_from_the_environment_is_documented_in_the_readme():
     assert sorted(name for name in read if f"`{name}`" not in table) == []
 
 
-def settings_under(environ: dict[str, str]) -> dict:
-    """The settings a fresh process reads from this environment."""
+TLS_SETTINGS = ("SECURE_PROXY_SSL_HEADER", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+                "ACCOUNT_DEFAULT_HTTP_PROTOCOL")
+
+
+def start_process(environ: dict[str, str], names: tuple[str, ...]):
+    """A fresh process that sets Django up from this environment and prints these settings as JSON."""
     import os
     import subprocess
     import sys
 
     probe = ("import json, django; from django.conf import settings; django.setup(); print(json.dumps({name: "
-             "getattr(settings, name, None) for name in ('SECURE_PROXY_SSL_HEADER', 'SESSION_COOKIE_SECURE', "
-             "'CSRF_COOKIE_SECURE', 'ACCOUNT_DEFAULT_HTTP_PROTOCOL')}))")
+             f"getattr(settings, name, None) for name in {names!r}}}))")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "esap.settings", **environ}
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2], check=True)
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def settings_under(environ: dict[str, str], names: tuple[str, ...] = TLS_SETTINGS) -> dict:
+    """The settings a fresh process reads from this environment."""
+    done = start_process(environ, names)
+    assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -93,3 +102,20 @@ def test_behind_a_tls_proxy_with_an_https_address_requests_and_cookies_are_https
     assert behind == {"SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"], "SESSION_COOKIE_SECURE": True,
                       "CSRF_COOKIE_SECURE": True, "ACCOUNT_DEFAULT_HTTP_PROTOCOL": "https"}
     assert local["SECURE_PROXY_SSL_HEADER"] is None and local["SESSION_COOKIE_SECURE"] is False
+
+
+def test_log_level_and_format_may_be_written_in_any_case():
+    logging = settings_under({"ESAP_LOG_LEVEL": "info", "ESAP_LOG_FORMAT": "JSON"}, names=("LOGGING",))["LOGGING"]
+
+    assert (logging["root"]["level"], logging["handlers"]["console"]["formatter"]) == ("INFO", "json")
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("ESAP_LOG_LEVEL", "verbose", "DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ("ESAP_LOG_FORMAT", "yaml", "plain, json"),
+])
+def test_an_unknown_log_level_or_format_stops_the_start_naming_the_variable(variable, value, expected):
+    done = start_process({variable: value}, names=("LOGGING",))
+
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: {variable}='{value}': expected one of {expected}" in done.stderr
