@@ -3,6 +3,7 @@ import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,68 @@ def repository_harvest(*, repository_id: int) -> Repository:
         try:
             git_url_clean(repository.url)
             sha = git.fetch_commit(repository.url, repository.ref, Path(folder) / "repo", _limits())
-            scan = scan_repository(Path(folder) / "repo")
+            scan = _storable(scan_repository(Path(folder) / "repo"))
         except (git.HarvestError, UserError) as error:
             return _record_failure(repository, getattr(error, "message", None) or str(error))
-    repository = _record_harvest(repository.pk, sha, scan)
+    try:
+        repository = _record_harvest(repository.pk, sha, scan)
+    except Exception as error:  # noqa: BLE001 - else the task dies and the repository says nothing went wrong
+        log.exception("the harvest of %s at %s could not be recorded", repository, sha)
+        reason = f"{type(error).__name__}: {_first_line(error)}"
+        return _record_failure(repository, f"the harvest of commit {sha} could not be recorded ({reason}); "
+                                           "nothing was changed")
     log.info("harvested %s: %d notebooks, %d problems", repository, len(scan.notebooks), len(scan.problems))
     return repository
+
+
+def _storable(scan: ScanResult) -> ScanResult:
+    """The scan without the notebooks the database cannot hold, each reported as a problem instead:
+    PostgreSQL refuses a NUL character and an over-long value (SQLite stores them), and one refused row
+    would undo the whole harvest."""
+    storable = ScanResult(problems=[_printable(problem) for problem in scan.problems],
+                          environment=scan.environment)
+    for found in scan.notebooks:
+        problem = _unstorable(found)
+        if problem:
+            storable.problems.append({"path": found.path, "problem": problem})
+        else:
+            storable.notebooks.append(found)
+    return storable
+
+
+def _unstorable(found: FoundNotebook) -> str:
+    for field, value in (("path", found.path), ("kernel name", found.info.kernel_name)):
+        limit = Workflow._meta.get_field(_FIELDS[field]).max_length
+        if len(value) > limit:
+            return f"its {field} is longer than {limit} characters"
+    if any("\x00" in text for text in _strings(found.notebook, asdict(found.info))):
+        return ("it holds a NUL character (\\u0000, in a cell, an output or a parameter's value), which "
+                "the catalogue cannot store")
+    return ""
+
+
+_FIELDS = {"path": "notebook_path", "kernel name": "kernel_name"}
+
+
+def _strings(*values: Any) -> Iterator[str]:
+    """Every string in JSON-like values, keys included (no recursion: the nesting is the repository's)."""
+    pending = list(values)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, (list, tuple)):
+            pending += value
+
+
+def _printable(problem: dict) -> dict:
+    return {key: str(value).replace("\x00", "\\x00") for key, value in problem.items()}
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:300]
 
 
 @transaction.atomic
@@ -149,7 +206,7 @@ def _record_harvest(repository_id: int, sha: str, scan: ScanResult) -> Repositor
 
 def _record_failure(repository: Repository, message: str) -> Repository:
     repository.status, repository.last_error, repository.harvested_at = (
-        Repository.Status.FAILED, message[:2000], timezone.now())
+        Repository.Status.FAILED, message.replace("\x00", "\\x00")[:2000], timezone.now())
     repository.save(update_fields=["status", "last_error", "harvested_at"])
     return repository
 

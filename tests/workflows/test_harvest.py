@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import DataError
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -13,6 +14,7 @@ from staging.checkout import steps
 from staging.checkout.services import checkout_start
 from tests.factories import make_dataset, make_facility, make_user
 from tests.launching import notebook_with_cells
+from workflows import services
 from workflows.models import Repository, Workflow
 from workflows.services import repository_harvest
 
@@ -194,6 +196,50 @@ def test_fault_malformed_notebooks_are_reported_per_file_and_the_rest_harvested(
     assert "line 2" in problems["params.ipynb"] and "import os" in problems["params.ipynb"]
     assert list(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
         "good.ipynb"]
+
+
+def test_fault_notebooks_the_database_cannot_hold_are_reported_per_file_and_the_rest_harvested(git_server):
+    long_kernel = analysis_notebook("Long kernel name")
+    long_kernel["metadata"]["kernelspec"]["name"] = "k" * 101
+    nul_default = analysis_notebook("NUL in a default")
+    nul_default["cells"][1]["source"] += '\nlabel = "a\\x00b"'
+    nul_output = analysis_notebook("NUL in an output")
+    nul_output["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "a\u0000b"}]
+    long_path = f"{'d' * 250}/{'d' * 250}/long.ipynb"
+    repository = harvested(git_server, {"good.ipynb": analysis_notebook(), "kernel.ipynb": long_kernel,
+                                        "default.ipynb": nul_default, "output.ipynb": nul_output,
+                                        long_path: analysis_notebook("Long path")})
+
+    assert (repository.status, repository.last_error) == ("ok", "")
+    problems = {p["path"]: p["problem"] for p in repository.problems}
+    assert "kernel name is longer than 100 characters" in problems["kernel.ipynb"]
+    assert "NUL character" in problems["default.ipynb"] and "NUL character" in problems["output.ipynb"]
+    assert "path is longer than 500 characters" in problems[long_path]
+    assert list(Workflow.objects.filter(repository=repository).values_list("notebook_path", flat=True)) == [
+        "good.ipynb"]
+
+
+def test_fault_a_write_the_database_refuses_fails_the_harvest_visibly_and_changes_nothing(git_server,
+                                                                                            monkeypatch):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook()})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+    second = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="changed"),
+                                      "vela.ipynb": analysis_notebook("Vela")})
+
+    def fake_database_refusal(workflow):  # a refusal no notebook checked at scan time can provoke
+        raise DataError("FakeRefusal: value too long for type character varying(64)")
+
+    monkeypatch.setattr(services, "_record_version", fake_database_refusal)
+    repository = repository_harvest(repository_id=repository.pk)
+
+    stored = Repository.objects.get(pk=repository.pk)
+    assert (stored.status, stored.commit_sha) == ("failed", first)
+    assert f"harvest of commit {second} could not be recorded" in stored.last_error
+    assert "FakeRefusal" in stored.last_error
+    assert [(w.notebook_path, w.commit_sha) for w in Workflow.objects.filter(repository=repository)] == [
+        ("crab.ipynb", first)]
 
 
 def test_fault_notebooks_that_are_symbolic_links_are_reported_not_read(git_server, tmp_path):
