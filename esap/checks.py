@@ -2,11 +2,39 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 
 from esap.account import mail_is_sent
+from esap.env import DEVELOPMENT_SECRET_KEY
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@register()
+def secret_key_is_set(app_configs, **kwargs) -> list[Error]:
+    """The development key is in the source: with it anyone can sign sessions (log in as any user) and,
+    without ESAP_FIELD_ENCRYPTION_KEYS, decrypt the hub tokens and Rucio passwords kept in the database."""
+    if settings.DEBUG or settings.SECRET_KEY != DEVELOPMENT_SECRET_KEY:
+        return []
+    return [Error("ESAP_SECRET_KEY is not set: the portal signs sessions with the development key, which "
+                  "anyone can read in its source.",
+                  hint="Set ESAP_SECRET_KEY to a long random value, e.g. python -c 'import secrets; "
+                       "print(secrets.token_urlsafe(50))'.",
+                  id="esap.E001")]
+
+
+@register()
+def field_encryption_keys_are_set(app_configs, **kwargs) -> list[Warning]:
+    """Without keys of their own, stored secrets are encrypted with a key derived from SECRET_KEY: one
+    leaked value then gives both, and the secret key cannot be changed without losing them."""
+    if settings.DEBUG or settings.FIELD_ENCRYPTION_KEYS:
+        return []
+    return [Warning("ESAP_FIELD_ENCRYPTION_KEYS is empty: hub tokens and Rucio passwords in the database are "
+                    "encrypted with a key derived from ESAP_SECRET_KEY.",
+                    hint="Set it to a Fernet key of its own (python -c 'from cryptography.fernet import "
+                         "Fernet; print(Fernet.generate_key().decode())'), best before any secret is stored: "
+                         "those stored before cannot be read under it and are entered again in the admin.",
+                    id="esap.W004")]
 
 
 @register()

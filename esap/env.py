@@ -7,6 +7,9 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+# SECRET_KEY when ESAP_SECRET_KEY is unset: public, so fit for development only (see esap.checks).
+DEVELOPMENT_SECRET_KEY = "esap-insecure-development-key-change-me-in-production"
+
 
 def env(name: str, default: str) -> str:
     return os.environ.get(name, default)

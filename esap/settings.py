@@ -2,14 +2,15 @@
 filesystem broker). Production sets ESAP_DATABASE_URL, ESAP_BROKER_URL, ESAP_SECRET_KEY and friends."""
 from pathlib import Path
 
-from esap.env import database_from_url, env, env_bool, env_choice, env_int, env_list, oidc_providers
+from esap.env import (DEVELOPMENT_SECRET_KEY, database_from_url, env, env_bool, env_choice, env_int, env_list,
+                      oidc_providers)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env("ESAP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("ESAP_DEBUG", True)
-SECRET_KEY = env("ESAP_SECRET_KEY", "esap-insecure-development-key-change-me-in-production")
+SECRET_KEY = env("ESAP_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 # Keys for secrets stored in the database (hub tokens); the first encrypts, all decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = env_list("ESAP_FIELD_ENCRYPTION_KEYS", [])
 ALLOWED_HOSTS = env_list("ESAP_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
