@@ -8,6 +8,7 @@ from esap.account import mail_is_sent
 from esap.env import DEVELOPMENT_SECRET_KEY
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+PLAINTEXT_GIT_SCHEMES = ("http", "git")
 
 
 @register()
@@ -57,6 +58,19 @@ def signup_is_closed_in_production(app_configs, **kwargs) -> list[Warning]:
                     "as the hub user of that name on facilities without an identity provider.",
                     hint="Turn it off and let accounts come from an identity provider or from operators.",
                     id="esap.W002")]
+
+
+@register()
+def git_transports_are_authenticated(app_configs, **kwargs) -> list[Warning]:
+    """Over http:// or git:// anyone on the path can change a harvested notebook, whose first cells then run
+    in the server of every user who launches it."""
+    plaintext = [scheme for scheme in PLAINTEXT_GIT_SCHEMES if scheme in settings.ESAP_GIT_SCHEMES]
+    if settings.DEBUG or not plaintext:
+        return []
+    return [Warning(f"ESAP_GIT_SCHEMES allows {', '.join(f'{scheme}://' for scheme in plaintext)}: workflows "
+                    "harvested over it can be changed on the way by anyone on the network path.",
+                    hint="Keep only https in ESAP_GIT_SCHEMES (the default with ESAP_DEBUG off).",
+                    id="esap.W005")]
 
 
 @register()

@@ -236,8 +236,10 @@ ESAP_NOTEBOOK_DIR = env("ESAP_NOTEBOOK_DIR", "esap")
 # Outbound URLs (facility hubs, repositories): loopback/private targets only if the operator allows.
 ESAP_ALLOW_PRIVATE_URLS = env_bool("ESAP_ALLOW_PRIVATE_URLS", DEBUG)
 
-# Harvesting workflows from Git. Private/loopback repository hosts only if the operator says so.
-ESAP_GIT_SCHEMES = env_list("ESAP_GIT_SCHEMES", ["https", "http", "git"])
+# Harvesting workflows from Git. Private/loopback repository hosts only if the operator says so. Plaintext
+# transports (http://, git://) let anyone on the path change a notebook whose first cells run in every
+# launching user's server: in production only https unless the operator says otherwise (esap.checks warns).
+ESAP_GIT_SCHEMES = env_list("ESAP_GIT_SCHEMES", ["https", "http", "git"] if DEBUG else ["https"])
 ESAP_GIT_ALLOW_PRIVATE_URLS = env_bool("ESAP_GIT_ALLOW_PRIVATE_URLS", False)
 ESAP_GIT_MAX_BYTES = env_int("ESAP_GIT_MAX_BYTES", 200 * 1024 * 1024)
 ESAP_GIT_MAX_FILES = env_int("ESAP_GIT_MAX_FILES", 20_000)

@@ -48,3 +48,13 @@ def test_production_with_only_a_secret_key_is_warned_about_the_derived_encryptio
     ids = esap_check_ids()
 
     assert "esap.W004" in ids and "esap.E001" not in ids
+
+
+def test_production_harvesting_over_plaintext_git_transports_is_warned_about(settings):
+    settings.DEBUG, settings.ESAP_GIT_SCHEMES = False, ["https", "http", "git"]
+
+    [warning] = [message for message in run_checks() if message.id == "esap.W005"]
+
+    assert warning.msg.startswith("ESAP_GIT_SCHEMES allows http://, git://: ")
+    settings.ESAP_GIT_SCHEMES = ["https"]
+    assert "esap.W005" not in esap_check_ids()

@@ -119,3 +119,12 @@ def test_an_unknown_log_level_or_format_stops_the_start_naming_the_variable(vari
 
     assert done.returncode != 0
     assert f"ImproperlyConfigured: {variable}='{value}': expected one of {expected}" in done.stderr
+
+
+def test_production_harvests_over_https_only_unless_told_otherwise():
+    def schemes(environ: dict[str, str]) -> list[str]:
+        return settings_under(environ, names=("ESAP_GIT_SCHEMES",))["ESAP_GIT_SCHEMES"]
+
+    assert schemes({"ESAP_DEBUG": "false"}) == ["https"]
+    assert schemes({"ESAP_DEBUG": "false", "ESAP_GIT_SCHEMES": "https,ssh"}) == ["https", "ssh"]
+    assert schemes({"ESAP_DEBUG": "true"}) == ["https", "http", "git"]  # the tests' local git daemon
