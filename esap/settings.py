@@ -2,6 +2,8 @@
 filesystem broker). Production sets ESAP_DATABASE_URL, ESAP_BROKER_URL, ESAP_SECRET_KEY and friends."""
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from esap.env import (DEVELOPMENT_SECRET_KEY, database_from_url, env, env_bool, env_choice, env_int, env_list,
                       oidc_providers)
 
@@ -193,6 +195,9 @@ if CELERY_BROKER_URL.startswith("redis"):
     # A task unacknowledged for this long is delivered again: above the longest step (acks_late).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("ESAP_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Intervals count from beat's start when its schedule file is new (a container redeployed without a volume
+# for it): anything daily or rarer runs at a time of day instead, or a stack redeployed more often than
+# that would never run it.
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-checkouts": {
         "task": "staging.tasks.checkout_sweep",
@@ -216,7 +221,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "prune-checkout-events": {
         "task": "staging.tasks.checkout_events_prune",
-        "schedule": 24 * 3600.0,
+        "schedule": crontab(hour=3, minute=17),  # UTC
     },
 }
 
