@@ -23,6 +23,11 @@ class Repository(models.Model):
                                 help_text="Per-file problems of the last harvest: [{path, problem}].")
     environment = models.JSONField(default=list, blank=True, editable=False,
                                    help_text="Environment files found (requirements.txt, binder/...).")
+    # Harvests of one repository fetch side by side and may finish in any order: each takes the next number
+    # before it fetches, and one older than the last recorded is dropped rather than undo a newer one.
+    harvests_started = models.PositiveIntegerField(default=0, editable=False)
+    harvest_recorded = models.PositiveIntegerField(default=0, editable=False,
+                                                   help_text="Number of the last harvest recorded.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,7 +4,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,23 +118,38 @@ def repository_enqueue_harvest(*, repository: Repository) -> None:
 
 def repository_harvest(*, repository_id: int) -> Repository:
     """Fetch the ref, read every notebook, and update the catalogue; a failure is recorded, not raised."""
-    repository = Repository.objects.get(pk=repository_id)
+    harvest = _harvest_start(repository_id)
     with tempfile.TemporaryDirectory(prefix="esap-harvest-") as folder:
         try:
-            git_url_clean(repository.url)
-            sha = git.fetch_commit(repository.url, repository.ref, Path(folder) / "repo", _limits())
+            git_url_clean(harvest.url)
+            sha = git.fetch_commit(harvest.url, harvest.ref, Path(folder) / "repo", _limits())
             scan = _storable(scan_repository(Path(folder) / "repo"))
         except (git.HarvestError, UserError) as error:
-            return _record_failure(repository, getattr(error, "message", None) or str(error))
+            return _record_failure(harvest, getattr(error, "message", None) or str(error))
     try:
-        repository = _record_harvest(repository.pk, sha, scan)
+        return _record_harvest(harvest, sha, scan)
     except Exception as error:  # noqa: BLE001 - else the task dies and the repository says nothing went wrong
-        log.exception("the harvest of %s at %s could not be recorded", repository, sha)
+        log.exception("the harvest of %s at %s could not be recorded", harvest.url, sha)
         reason = f"{type(error).__name__}: {_first_line(error)}"
-        return _record_failure(repository, f"the harvest of commit {sha} could not be recorded ({reason}); "
-                                           "nothing was changed")
-    log.info("harvested %s: %d notebooks, %d problems", repository, len(scan.notebooks), len(scan.problems))
-    return repository
+        return _record_failure(harvest, f"the harvest of commit {sha} could not be recorded ({reason}); "
+                                        "nothing was changed")
+
+
+@dataclass(frozen=True)
+class _Harvest:
+    """One run: its number among the repository's harvests, taken before it fetches, and what it fetched."""
+    repository_id: int
+    number: int
+    url: str
+    ref: str
+
+
+@transaction.atomic
+def _harvest_start(repository_id: int) -> _Harvest:
+    repository = Repository.objects.select_for_update().get(pk=repository_id)
+    repository.harvests_started += 1
+    repository.save(update_fields=["harvests_started"])
+    return _Harvest(repository.pk, repository.harvests_started, repository.url, repository.ref)
 
 
 def _storable(scan: ScanResult) -> ScanResult:
@@ -188,33 +203,52 @@ def _first_line(error: Exception) -> str:
 
 
 @transaction.atomic
-def _record_harvest(repository_id: int, sha: str, scan: ScanResult) -> Repository:
+def _record_harvest(harvest: _Harvest, sha: str, scan: ScanResult) -> Repository:
     # Harvests of one repository write one after the other (a row lock; SQLite's write lock serialises them
     # anyway): the beat re-queues a repository still being harvested and operators may queue it again, and
     # the later run must see the earlier one's workflows rather than create them a second time.
-    repository = Repository.objects.select_for_update().get(pk=repository_id)
+    repository = Repository.objects.select_for_update().get(pk=harvest.repository_id)
+    if _superseded(repository, harvest):
+        return repository
     _workflows_follow(repository)
     for found in scan.notebooks:
         _upsert_workflow(repository, found, sha, scan.environment)
     repository.status, repository.commit_sha, repository.last_error = Repository.Status.OK, sha, ""
     repository.problems, repository.environment = scan.problems, scan.environment
-    repository.harvested_at = timezone.now()
+    repository.harvested_at, repository.harvest_recorded = timezone.now(), harvest.number
     repository.save(update_fields=["status", "commit_sha", "last_error", "problems", "environment",
-                                   "harvested_at"])
+                                   "harvested_at", "harvest_recorded"])
+    log.info("harvested %s: %d notebooks, %d problems", repository, len(scan.notebooks), len(scan.problems))
     return repository
 
 
-def _record_failure(repository: Repository, message: str) -> Repository:
+@transaction.atomic
+def _record_failure(harvest: _Harvest, message: str) -> Repository:
+    repository = Repository.objects.select_for_update().get(pk=harvest.repository_id)
+    if _superseded(repository, harvest):
+        return repository
     repository.status, repository.last_error, repository.harvested_at = (
         Repository.Status.FAILED, message.replace("\x00", "\\x00")[:2000], timezone.now())
-    repository.save(update_fields=["status", "last_error", "harvested_at"])
+    repository.harvest_recorded = harvest.number
+    repository.save(update_fields=["status", "last_error", "harvested_at", "harvest_recorded"])
     return repository
+
+
+def _superseded(repository: Repository, harvest: _Harvest) -> bool:
+    """A harvest that started before the last recorded one, or fetched a URL or ref the repository no longer
+    has, would undo newer content: it is dropped (the newer harvest, or the one the edit queued, counts)."""
+    superseded = (harvest.number <= repository.harvest_recorded
+                  or (harvest.url, harvest.ref) != (repository.url, repository.ref))
+    if superseded:
+        log.info("dropped harvest %d of %s: a newer one was recorded or the repository changed meanwhile",
+                 harvest.number, repository)
+    return superseded
 
 
 def _upsert_workflow(repository: Repository, found: FoundNotebook, sha: str, environment: list[str]) -> None:
     workflow = Workflow.objects.filter(repository=repository, notebook_path=found.path).first()
-    if workflow is not None and _latest_content_hash(workflow) == notebook_hash(found.notebook):
-        return  # unchanged since its latest version: it stays pinned to the commit it was read at
+    if workflow is not None and notebook_hash(workflow.notebook) == notebook_hash(found.notebook):
+        return  # unchanged: it stays pinned to the commit it was read at
     workflow = workflow or Workflow(repository=repository, notebook_path=found.path,
                                     repository_url=repository.url, is_public=repository.is_public)
     _apply_notebook(workflow, found.notebook, found.info, sha)
@@ -239,11 +273,6 @@ def _save_with_a_unique_slug(workflow: Workflow, attempts: int = 5) -> None:
             workflow.pk = None
             if attempt + 1 == attempts:
                 raise
-
-
-def _latest_content_hash(workflow: Workflow) -> str | None:
-    latest = workflow.versions.only("content_hash").first()
-    return latest.content_hash if latest else None
 
 
 def _limits() -> git.CloneLimits:
