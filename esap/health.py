@@ -1,6 +1,10 @@
-"""Liveness and readiness for load balancers and orchestrators."""
+"""Liveness and readiness for load balancers and orchestrators, answered before any other middleware:
+probes name the pod's or machine's address as Host, which ALLOWED_HOSTS rightly refuses (a 400), and
+come over plain HTTP, which an HTTPS redirect would answer with a 301."""
+from collections.abc import Callable
+
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from esap.celery import app
 
@@ -40,3 +44,20 @@ def _workers() -> int:
         return len(app.control.ping(timeout=1.0) or [])
     except Exception:  # noqa: BLE001  (transports without broadcast cannot count workers)
         return 0
+
+
+PROBES: dict[str, Callable[[HttpRequest], JsonResponse]] = {"/healthz": liveness, "/readyz": readiness}
+
+
+class HealthProbes:
+    """Answers GET and HEAD of exactly /healthz and /readyz; passes every other request on. First in
+    MIDDLEWARE, so that nothing before it validates the Host header or redirects to HTTPS."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path_info)
+        if probe is None or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        return probe(request)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from esap import account, api as esap_api, docs, health, tokens, views
+from esap import account, api as esap_api, docs, tokens, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
 from staging import vo_apis, vo_views
@@ -79,8 +79,6 @@ pages = [
 
 urlpatterns = [
     *pages,
-    path("healthz", health.liveness, name="healthz"),
-    path("readyz", health.readiness, name="readyz"),
     path("api/", include(api)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
