@@ -18,8 +18,9 @@ class WorkflowVersionInline(admin.TabularInline):
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "notebook_path", "commit_sha", "kernel_name", "is_public", "updated_at"]
-    list_filter = ["kernel_name", "is_public", "repository"]
+    list_display = ["title", "slug", "notebook_path", "commit_sha", "kernel_name", "is_public",
+                    "withdrawn_at", "updated_at"]
+    list_filter = ["kernel_name", "is_public", ("withdrawn_at", admin.EmptyFieldListFilter), "repository"]
     search_fields = ["title", "slug", "keywords", "repository_url"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [WorkflowVersionInline]

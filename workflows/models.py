@@ -61,6 +61,9 @@ class Workflow(Searchable):
     is_public = models.BooleanField(default=True)
     groups = models.ManyToManyField("auth.Group", blank=True, related_name="+",
                                     help_text="Who may see and launch it when it is not public.")
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a harvest no longer found its notebook: hidden, not launchable, versions kept.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

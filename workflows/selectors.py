@@ -15,8 +15,7 @@ def visible_to(viewer) -> Q:
 
 
 def workflow_list(*, query: str = "", kernel: str = "", viewer=None) -> QuerySet[Workflow]:
-    workflows = Workflow.objects.defer("notebook").filter(
-        pk__in=Workflow.objects.filter(visible_to(viewer)).values("pk"))
+    workflows = Workflow.objects.defer("notebook").filter(pk__in=_offered(viewer))
     if kernel:
         workflows = workflows.filter(kernel_name=kernel)
     return full_text_search(workflows, query) if query else workflows
@@ -24,4 +23,10 @@ def workflow_list(*, query: str = "", kernel: str = "", viewer=None) -> QuerySet
 
 def workflow_get(*, pk: int, viewer=None) -> Workflow:
     """Raises Workflow.DoesNotExist for unknown workflows and for those the viewer may not see alike."""
-    return Workflow.objects.filter(pk__in=Workflow.objects.filter(visible_to(viewer)).values("pk")).get(pk=pk)
+    return Workflow.objects.filter(pk__in=_offered(viewer)).get(pk=pk)
+
+
+def _offered(viewer) -> QuerySet:
+    """What the viewer may see and launch: visible to them and not withdrawn (its notebook gone from its
+    repository; operators too no longer launch it, and past launches keep their versions)."""
+    return Workflow.objects.filter(visible_to(viewer), withdrawn_at__isnull=True).values("pk")

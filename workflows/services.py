@@ -213,6 +213,7 @@ def _record_harvest(harvest: _Harvest, sha: str, scan: ScanResult) -> Repository
     _workflows_follow(repository)
     for found in scan.notebooks:
         _upsert_workflow(repository, found, sha, scan.environment)
+    _withdraw_gone(repository, {found.path for found in scan.notebooks} | {p["path"] for p in scan.problems})
     repository.status, repository.commit_sha, repository.last_error = Repository.Status.OK, sha, ""
     repository.problems, repository.environment = scan.problems, scan.environment
     repository.harvested_at, repository.harvest_recorded = timezone.now(), harvest.number
@@ -246,15 +247,28 @@ def _superseded(repository: Repository, harvest: _Harvest) -> bool:
 
 
 def _upsert_workflow(repository: Repository, found: FoundNotebook, sha: str, environment: list[str]) -> None:
-    workflow = Workflow.objects.filter(repository=repository, notebook_path=found.path).first()
-    if workflow is not None and notebook_hash(workflow.notebook) == notebook_hash(found.notebook):
-        return  # unchanged: it stays pinned to the commit it was read at
-    workflow = workflow or Workflow(repository=repository, notebook_path=found.path,
-                                    repository_url=repository.url, is_public=repository.is_public)
+    workflow = Workflow.objects.filter(repository=repository, notebook_path=found.path).first() or Workflow(
+        repository=repository, notebook_path=found.path, repository_url=repository.url,
+        is_public=repository.is_public)
+    unchanged = workflow.pk is not None and notebook_hash(workflow.notebook) == notebook_hash(found.notebook)
+    current = (repository.ref, environment, None)
+    if unchanged and (workflow.ref, workflow.environment, workflow.withdrawn_at) == current:
+        return
+    workflow.ref, workflow.environment, workflow.withdrawn_at = current
+    if unchanged:  # it stays pinned to the commit it was read at
+        workflow.save(update_fields=["ref", "environment", "withdrawn_at", "updated_at"])
+        return
     _apply_notebook(workflow, found.notebook, found.info, sha)
-    workflow.ref, workflow.environment = repository.ref, environment
     _save_with_a_unique_slug(workflow)
     _record_version(workflow)
+
+
+def _withdraw_gone(repository: Repository, present: set[str]) -> None:
+    """A notebook the ref no longer has (deleted, renamed, or absent at a new ref) is withdrawn: no longer
+    listed nor launchable, its versions kept for past launches. One still there but unreadable is not."""
+    listed = Workflow.objects.filter(repository=repository, withdrawn_at__isnull=True)
+    gone = [pk for pk, path in listed.values_list("pk", "notebook_path") if path not in present]
+    Workflow.objects.filter(pk__in=gone).update(withdrawn_at=timezone.now())
 
 
 def _save_with_a_unique_slug(workflow: Workflow, attempts: int = 5) -> None:

@@ -6,16 +6,20 @@ import time
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DataError
 from django.test import Client
 from rest_framework.test import APIClient
 
+from esap.errors import UserError
+from facilities.models import Facility
 from staging.checkout import steps
 from staging.checkout.services import checkout_start
 from tests.factories import make_dataset, make_facility, make_user
 from tests.launching import notebook_with_cells
 from workflows import services
 from workflows.models import Repository, Workflow
+from workflows.selectors import workflow_list
 from workflows.services import repository_harvest
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +117,85 @@ def test_reharvesting_an_unchanged_notebook_adds_no_version(git_server):
 
     crab = Workflow.objects.get(repository=repository)
     assert crab.commit_sha == first and [v.commit_sha for v in crab.versions.all()] == [first]
+
+
+def test_every_harvest_gives_unchanged_workflows_the_repositorys_ref_and_environment(git_server):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook()})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+
+    tagged = git_server.commit(name, {"requirements.txt": "numpy\n"})
+    repository_harvest(repository_id=repository.pk)
+    with_requirements = Workflow.objects.get(repository=repository)
+    Repository.objects.filter(pk=repository.pk).update(ref=tagged)  # as an operator's edit to another ref
+    repository_harvest(repository_id=repository.pk)
+
+    crab = Workflow.objects.get(repository=repository)
+    assert with_requirements.environment == ["requirements.txt"]
+    assert (crab.ref, crab.environment) == (tagged, ["requirements.txt"])
+    assert crab.commit_sha == first and [v.commit_sha for v in crab.versions.all()] == [first]
+
+
+def launching(workflow: Workflow, facility: Facility) -> AbstractBaseUser:
+    """A user whose cart holds the workflow at its latest version, ready to check out."""
+    from staging import services
+    user = make_user()
+    services.cart_add_dataset(user=user, dataset_id=make_dataset().pk)
+    services.cart_choose_workflow(user=user, workflow_id=workflow.pk)
+    services.cart_choose_facility(user=user, facility_slug=facility.slug)
+    return user
+
+
+def test_a_notebook_gone_from_the_repository_is_withdrawn_and_its_past_launches_keep_it(git_server):
+    name = f"repo-{next(_names)}"
+    first = git_server.commit(name, {"crab.ipynb": analysis_notebook(),
+                                     "vela.ipynb": analysis_notebook("Vela")})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+    crab = Workflow.objects.get(repository=repository, notebook_path="crab.ipynb")
+    facility = make_facility()
+    launched_before = launching(crab, facility)
+    past_launch = checkout_start(user=launched_before)
+    cart_holder = launching(crab, facility)
+    staff = APIClient()
+    staff.force_authenticate(make_user(staff=True))
+
+    (git_server.root / name / "crab.ipynb").unlink()
+    git_server.commit(name, {"renamed/crab.ipynb": analysis_notebook()}, "move crab")
+    repository_harvest(repository_id=repository.pk)
+
+    listed = [w["notebook_path"] for w in staff.get("/api/workflows/").json()["results"]]
+    assert sorted(listed) == ["renamed/crab.ipynb", "vela.ipynb"]
+    assert [w["notebook_path"] for w in staff.get("/api/workflows/?q=crab").json()["results"]] == [
+        "renamed/crab.ipynb"]
+    assert staff.get(f"/api/workflows/{crab.pk}/").status_code == 404
+    with pytest.raises(UserError) as refused:
+        checkout_start(user=cart_holder)
+    assert refused.value.code == "cart.not_allowed" and "Crab timing" in refused.value.message
+    assert [v.commit_sha for v in Workflow.objects.get(pk=crab.pk).versions.all()] == [first]
+    client = Client()
+    client.force_login(launched_before)
+    receipt = client.get(f"/checkouts/{past_launch.pk}/receipt/")
+    assert receipt.status_code == 200 and first in receipt.content.decode()
+
+
+def test_a_withdrawn_notebook_that_comes_back_is_listed_again(git_server):
+    name = f"repo-{next(_names)}"
+    git_server.commit(name, {"crab.ipynb": analysis_notebook(), "vela.ipynb": analysis_notebook("Vela")})
+    repository = Repository.objects.create(url=git_server.url(name), ref="main")
+    repository_harvest(repository_id=repository.pk)
+    (git_server.root / name / "crab.ipynb").unlink()
+    git_server.commit(name, {}, "remove crab")
+    repository_harvest(repository_id=repository.pk)
+    withdrawn = set(workflow_list().values_list("notebook_path", flat=True))
+
+    back = git_server.commit(name, {"crab.ipynb": analysis_notebook(parameter_default="back")}, "restore")
+    repository_harvest(repository_id=repository.pk)
+
+    assert withdrawn == {"vela.ipynb"}
+    crab = workflow_list().get(notebook_path="crab.ipynb")
+    assert crab.commit_sha == back and crab.versions.first().commit_sha == back
 
 
 def test_an_old_version_stays_launchable(git_server):
