@@ -33,8 +33,8 @@ def field_encryption_keys_are_set(app_configs, **kwargs) -> list[Warning]:
     return [Warning("ESAP_FIELD_ENCRYPTION_KEYS is empty: hub tokens and Rucio passwords in the database are "
                     "encrypted with a key derived from ESAP_SECRET_KEY.",
                     hint="Set it to a Fernet key of its own (python -c 'from cryptography.fernet import "
-                         "Fernet; print(Fernet.generate_key().decode())'), best before any secret is stored: "
-                         "those stored before cannot be read under it and are entered again in the admin.",
+                         "Fernet; print(Fernet.generate_key().decode())'), then run manage.py rotate_secrets: "
+                         "secrets stored before are still read with the derived key and move to the new one.",
                     id="esap.W004")]
 
 

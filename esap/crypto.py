@@ -1,7 +1,9 @@
 """Secrets at rest: a model field that stores its value Fernet-encrypted.
 
 Keys come from ESAP_FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys; the first encrypts, all decrypt,
-so a key can be rotated). Without it a key is derived from SECRET_KEY, which suits the embedded default.
+so a key can be rotated). Without it a key is derived from SECRET_KEY, which suits the embedded default;
+with it, that derived key still decrypts (last), so secrets stored before the keys were set stay readable
+and `rotate_secrets` moves them to the first key.
 An entry that is not a Fernet key is a configuration error (a system check, and ImproperlyConfigured on
 use), never taken for a secret that cannot be decrypted.
 """
@@ -58,11 +60,9 @@ def field_encryption_keys_are_fernet_keys(app_configs: Any, **kwargs: Any) -> li
 
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if not keys:
-        keys = (_derive_key(secret_key),)
     if positions := invalid_key_positions(keys):
         raise ImproperlyConfigured(_invalid_keys_message(positions, len(keys)))
-    return MultiFernet([Fernet(key) for key in keys])
+    return MultiFernet([Fernet(key) for key in (*keys, _derive_key(secret_key))])
 
 
 def _derive_key(secret_key: str) -> str:

@@ -141,3 +141,17 @@ def test_a_malformed_key_is_a_configuration_error_not_an_unreadable_secret(setti
         facility.__class__.objects.get(pk=facility.pk)  # not an UnreadableSecret: the token is fine
     with pytest.raises(ImproperlyConfigured, match="entry 2 of 2"):
         facility.save()
+
+
+def test_secrets_stored_before_keys_were_set_stay_readable_and_rotate_to_the_first_key(settings):
+    settings.FIELD_ENCRYPTION_KEYS = []  # the embedded default: a key derived from SECRET_KEY
+    facility = make_facility(token="stored-before-the-keys")
+    before = stored_token(facility)
+    key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [key]  # production's keys, set later than W004 asked
+
+    assert facility.__class__.objects.get(pk=facility.pk).api_token == "stored-before-the-keys"
+    call_command("rotate_secrets")
+    after = stored_token(facility)
+    assert after != before
+    assert Fernet(key).decrypt(after.encode()).decode() == "stored-before-the-keys"
