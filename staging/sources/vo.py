@@ -15,13 +15,12 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from esap.http import PeerCheckedAdapter
-from staging.sources.base import (
-    DatasetRecord, StagingError,
-)
+from staging.sources.base import DatasetRecord, Report, StagingError, silent
 from staging.sources.vo_query import COLUMNS, ObsCoreQuery, VOQueryError, clean_text
 
 KIND = "vo"
@@ -33,6 +32,8 @@ ASYNC_THRESHOLD = 500  # rows per page from which a search runs as an async (UWS
 TIMEOUT = 30.0
 MJD_FAR_FUTURE = 100_000.0  # 2132: an open upper time bound for SIA2, which wants two ends
 MAX_REDIRECTS = 5
+MAX_IDS_PER_REQUEST = 50  # DataLink identifiers asked about in one request
+MAX_IDS_QUERY_CHARS = 6000  # their URL-encoded ID parameters, well inside the usual 8 KB request line
 
 UrlPolicy = Callable[[str], object]  # raises if the portal may not call the URL (its SSRF guard)
 
@@ -171,20 +172,29 @@ def registry_search(regtap_url: str, *, keywords: str = "", servicetype: str = "
 
 
 def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT,
-                 url_policy: UrlPolicy | None = None) -> dict[str, list[str]]:
-    """The `#this` access URLs of each identifier, asked for in batches: one request with every identifier,
-    then the remainder again when a service answers only part of a batch (DaCHS's ObsCore DataLink answers
-    one ID per request). An identifier without a `#this` link (or with an error row) raises StagingError;
-    a request or redirect `url_policy` refuses raises URLRefused before it is sent."""
+                 url_policy: UrlPolicy | None = None, report: Report = silent) -> dict[str, list[str]]:
+    """The `#this` access URLs of each identifier, asked for in batches (see _batch); the part of a batch a
+    service leaves unanswered is asked again (DaCHS's ObsCore DataLink answers one per request), and
+    a batch of which it answers nothing fails. Every round thus settles one identifier at least, so there
+    are at most as many rounds as identifiers; `report` is called after each (and may raise to stop).
+    An identifier without a `#this` link (an error row, or no row at all) raises StagingError; a request or
+    redirect `url_policy` refuses raises URLRefused before it is sent."""
     found: dict[str, list[str]] = {identifier: [] for identifier in ids}
     errors: dict[str, str] = {}
     pending = list(found)
     session = http_session(timeout, url_policy)
-    while pending:
-        answered = _datalink_batch(datalink_url, pending, found, errors, session)
-        if not answered:
+    for _ in range(len(found)):
+        if not pending:
             break
-        pending = [identifier for identifier in pending if identifier not in answered]
+        batch = _batch(pending)
+        answered = _datalink_batch(datalink_url, batch, found, errors, session)
+        if not answered:
+            errors.update({identifier: f"the DataLink service {datalink_url} did not answer about it"
+                           for identifier in batch})
+        settled = answered or set(batch)
+        pending = [identifier for identifier in pending if identifier not in settled]
+        report(f"DataLink: {len(found) - len(pending)} of {len(found)} identifier(s) answered by "
+               f"{datalink_url}.", datalink_url=datalink_url)
     for identifier, urls in found.items():
         if not urls:
             raise StagingError(identifier, errors.get(identifier) or
@@ -192,17 +202,32 @@ def resolve_this(datalink_url: str, ids: list[str], *, timeout: float = TIMEOUT,
     return found
 
 
+def _batch(pending: list[str]) -> list[str]:
+    """The first pending identifiers that fit one GET: at most MAX_IDS_PER_REQUEST, and their encoded
+    ID parameters within MAX_IDS_QUERY_CHARS (a request line over the server's limit, often 8 KB, is
+    refused as a whole); an identifier longer than that goes alone."""
+    batch: list[str] = []
+    size = 0
+    for identifier in pending[:MAX_IDS_PER_REQUEST]:
+        size += len(urlencode({"ID": identifier})) + 1
+        if batch and size > MAX_IDS_QUERY_CHARS:
+            break
+        batch.append(identifier)
+    return batch
+
+
 def _datalink_batch(datalink_url: str, batch: list[str], found: dict[str, list[str]], errors: dict[str, str],
                     session: requests.Session) -> set[str]:
-    """One DataLink request; fills `found` and `errors`, returns the identifiers the answer covered."""
+    """One DataLink request; fills `found` and `errors` for the identifiers of `batch` and returns those
+    the answer covered (rows about any other identifier are ignored)."""
     import pyvo
 
-    answered: set[str] = set()
+    asked, answered = set(batch), set[str]()
     with _translated(datalink_url, session):
         links = pyvo.dal.adhoc.DatalinkQuery(datalink_url, id=batch, session=session).execute()
         for link in links:
             identifier = str(link["ID"])
-            if identifier not in found:
+            if identifier not in asked:
                 continue
             answered.add(identifier)
             if link["error_message"]:

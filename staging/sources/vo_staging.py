@@ -44,7 +44,7 @@ class VOSource:
             ids = [_publisher_did(ref) for ref in refs]
             try:
                 urls.update(vo.resolve_this(datalink_url, ids, timeout=self.timeout,
-                                            url_policy=self.url_policy))
+                                            url_policy=self.url_policy, report=report))
             except vo.URLRefused as error:
                 raise StagingError(refs[0].identifier, f"its DataLink service {datalink_url} (or a redirect "
                                                        f"from it) may not be called: {error}") from error

@@ -11,7 +11,9 @@ from staging.sources.vo import (
     resolve_this, sia2_rows, sia2_search,
 )
 from staging.sources.vo_staging import VOSource
-from tests.servers.vo.fakes import FakeDataLinkWithoutThisServer, FakeMalformedVOTableServer
+from tests.servers.vo.fakes import (
+    FakeDataLinkWithoutThisServer, FakeMalformedVOTableServer, FakeVOServer, datalink_document,
+)
 
 pytestmark = pytest.mark.vo
 
@@ -165,6 +167,66 @@ def test_datalink_resolves_this_links_for_many_ids_in_one_request(vo_server):
     assert first.content.startswith(b"SIMPLE") and len(first.content) == 5760
 
 
+def unknown_ids(count: int, length: int = 60) -> list[str]:
+    """Identifiers of the fixture's authority that DaCHS answers about with a NotFoundFault row."""
+    return [f"ivo://test.portal.local/~?vofix/data/none-{n:04d}-".ljust(length, "x") for n in range(count)]
+
+
+def test_datalink_asks_about_hundreds_of_ids_in_batches_each_round_reported(vo_server):
+    rounds: list[str] = []
+    unknown = unknown_ids(300)  # in one GET: a 26 KB request line, which DaCHS drops unanswered
+    with pytest.raises(StagingError, match="NotFoundFault") as raised:  # DaCHS answered about each
+        resolve_this(vo_server.datalink_url, ALL + unknown,
+                     report=lambda message, **data: rounds.append(message))
+    assert raised.value.identifier == unknown[0]
+    assert len(rounds) == 7  # 50 per request
+    assert rounds[-1] == f"DataLink: 303 of 303 identifier(s) answered by {vo_server.datalink_url}."
+
+
+def test_datalink_batches_of_long_ids_stay_within_the_request_line_limit(vo_server):
+    unknown = unknown_ids(40, length=500)  # 40 in one GET: a 22 KB request line
+    with pytest.raises(StagingError, match="NotFoundFault") as raised:
+        resolve_this(vo_server.datalink_url, unknown)
+    assert raised.value.identifier == unknown[0]
+
+
+def test_a_cancel_noticed_at_a_datalink_round_stops_the_resolution(vo_server):
+    class Cancelled(Exception):
+        pass
+
+    def report(message: str, **data) -> None:
+        raise Cancelled(message)
+
+    with pytest.raises(Cancelled, match="50 of 303"):
+        resolve_this(vo_server.datalink_url, ALL + unknown_ids(300), report=report)
+
+
+class FakeDataLinkAnsweringOnlyAbout(FakeVOServer):
+    """A DataLink service whose every answer is about one identifier, whatever it was asked; after
+    LIMIT requests its answers are empty, so that a client asking again and again ends too."""
+
+    LIMIT = 20
+
+    def __init__(self, identifier: str) -> None:
+        self.rows = [(identifier, "http://127.0.0.1:9/image.fits", "#this")]
+        super().__init__(b"")
+
+    @property
+    def body(self) -> bytes:
+        return datalink_document(self.rows if len(self.requests) <= self.LIMIT else [])
+
+    @body.setter
+    def body(self, value: bytes) -> None:  # FakeVOServer's body is fixed; this one's is not
+        pass
+
+
+def test_fault_a_datalink_service_answering_about_another_id_fails_naming_the_one_left_unanswered():
+    with FakeDataLinkAnsweringOnlyAbout(FIELD_A_V) as fake, pytest.raises(StagingError) as raised:
+        resolve_this(f"{fake.url}/dlmeta", [FIELD_A_V, FIELD_B_V])
+    assert raised.value.identifier == FIELD_B_V and "did not answer about it" in raised.value.detail
+    assert len(fake.requests) == 2  # both, then the one left; not again and again
+
+
 def test_staging_resolves_access_urls_and_records_provenance(vo_server):
     query = ObsCoreQuery.from_params({"ra": 10, "dec": 20, "radius": 0.2})
     page = obscore_search(vo_server.tap_url, query)
@@ -182,7 +244,9 @@ def test_staging_resolves_access_urls_and_records_provenance(vo_server):
                                                                                       "radius": 0.2}
     assert provenance["publisher_did"] == staged[0].identifier
     assert provenance["datalink_url"] == page.datalink_url
-    assert len(events) == 1 and "Resolving 2 DataLink(s)" in events[0]
+    # DaCHS's ObsCore DataLink service answers about one identifier per request: two rounds
+    assert len(events) == 3 and "Resolving 2 DataLink(s)" in events[0]
+    assert events[2] == f"DataLink: 2 of 2 identifier(s) answered by {page.datalink_url}."
 
 
 def test_fault_staging_with_the_datalink_service_down_fails_with_the_cause(vo_server):
