@@ -6,7 +6,7 @@ to a VO service. Every request a search sends passes the portal's outbound-URL p
 the service's URL is the operator's, but the URLs pyvo follows from there (redirects, async job and result
 URLs) are the remote service's, and searches run in the web process.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -15,8 +15,9 @@ from django.db.models import QuerySet
 from esap.errors import ServiceError, UserError
 from esap.http import check_outbound_url, check_peer_address
 from staging import services
-from staging.models import CartItem, VOService
+from staging.models import CartItem, Dataset, VOService
 from staging.sources import vo
+from staging.sources.base import DatasetRecord
 
 SIA2_MAXREC = 200
 
@@ -97,11 +98,19 @@ def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[st
         found = reread(service.url, [publisher_did], url_policy=vo_url_policy)
     if not found.rows:
         raise UserError("vo.not_found", service=service.name, identifier=publisher_did)
-    record = vo.dataset_record(service_url=service.url, service_name=service.name, row=found.rows[0],
-                               datalink_url=found.datalink_url)
+    record = _fitted(vo.dataset_record(service_url=service.url, service_name=service.name, row=found.rows[0],
+                                       datalink_url=found.datalink_url))
     dataset = services.dataset_upsert(record=record)
     # The query is this user's: kept with their cart line, never on the catalogue row others read.
     return services.cart_add_dataset(user=user, dataset_id=dataset.pk, provenance={"query": query.params()})
+
+
+def _fitted(record: DatasetRecord) -> DatasetRecord:
+    """The record with each text cut to its catalogue column's length: a service's title (or identifier)
+    can be of any length, and PostgreSQL refuses a longer one. The metadata keeps the row whole."""
+    limits = {field.name: field.max_length for field in Dataset._meta.concrete_fields if field.max_length}
+    return replace(record, **{name: value[:limit] for name, limit in limits.items()
+                              if isinstance(value := getattr(record, name, None), str)})
 
 
 class _translated:

@@ -400,15 +400,18 @@ def _registry_record(resource: Any, servicetype: str) -> RegistryRecord:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars, masked values and bytes as JSON-ready Python values."""
+    """numpy scalars, masked values and bytes as JSON-ready Python values; text without NUL characters
+    (a binary VOTable's char cells may hold them, and PostgreSQL refuses them in text and JSON)."""
     import numpy
 
     if value is None or numpy.ma.is_masked(value):
         return None
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        value = value.decode("utf-8", "replace")
     if hasattr(value, "item"):
         value = value.item()
+    if isinstance(value, str):
+        return value.replace("\x00", "")
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -1,10 +1,12 @@
 """Searching VO services from the portal (REST and page) against the real DaCHS fixture, adding results to
 the cart, and each fault answered with a clear error while the cart stays intact."""
+import io
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import requests
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -12,7 +14,7 @@ from staging import vo_services
 from staging.models import CartItem, Dataset, VOService
 from staging.selectors import cart_for
 from tests.factories import make_dataset
-from tests.servers.vo.fakes import FakeMalformedVOTableServer
+from tests.servers.vo.fakes import FakeMalformedVOTableServer, FakeVOServer
 from tests.staging.sources.test_vo_staging import ARCHIVE_HOST, INTERNAL_HOST, Site, archive_only, redirect
 
 pytestmark = [pytest.mark.django_db, pytest.mark.vo]
@@ -67,6 +69,36 @@ def test_adding_a_result_records_service_query_and_row(api, tap, vo_server):
     assert dataset.metadata["access_url"] == f"{vo_server.url}/getproduct/vofix/data/field-a-v.fits"
     assert dataset.metadata["datalink_url"].endswith("/dlmeta") and dataset.size_bytes == 5 * 1024
     assert [i["dataset"]["identifier"] for i in api.get("/api/cart/").json()["items"]] == [FIELD_A_V]
+
+
+def dachs_row_retitled(vo_server, title: str) -> bytes:
+    """DaCHS's own answer for FIELD_A_V with another title, as a binary VOTable (whose text cells can hold
+    any character, NUL too)."""
+    from astropy.io.votable import parse
+
+    adql = vo_services.vo.obscore_rows(vo_server.tap_url, [FIELD_A_V]).adql
+    answer = requests.post(f"{vo_server.tap_url}/sync", data={"REQUEST": "doQuery", "LANG": "ADQL",
+                                                               "QUERY": adql}, timeout=30)
+    votable = parse(io.BytesIO(answer.content))
+    votable.get_first_table().array["obs_title"][0] = title
+    retitled = io.BytesIO()
+    votable.to_xml(retitled, tabledata_format="binary2")
+    return retitled.getvalue()
+
+
+def test_a_result_with_a_title_longer_than_the_catalogue_keeps_is_added_with_the_title_cut(
+        api, browser_client, vo_server):
+    title = "Field A in V,\x00 " + "observed again and again " * 30  # over 700 characters, and a NUL
+    with FakeVOServer(dachs_row_retitled(vo_server, title)) as fake:
+        VOService.objects.create(name="Wordy TAP", slug="wordy", kind="tap", url=f"{fake.url}/tap")
+        added = api.post("/api/vo/services/wordy/cart/", {"publisher_did": FIELD_A_V}, format="json")
+        again = browser_client.post("/vo/add/", {"service": "wordy", "publisher_did": FIELD_A_V}, follow=True)
+    assert added.status_code == 201, added.content
+    assert b"Added to your cart." in again.content
+    dataset = Dataset.objects.get(source="vo", identifier=FIELD_A_V)
+    whole = title.replace("\x00", "")
+    assert dataset.title == whole[:Dataset._meta.get_field("title").max_length] and len(dataset.title) == 500
+    assert dataset.metadata["row"]["title"] == whole  # the row as the service gave it, but for the NUL
 
 
 def test_an_identifier_the_service_does_not_have_is_refused(api, tap):
