@@ -9,11 +9,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.factories import make_workflow
+from tests.factories import make_dataset, make_facility, make_user, make_workflow
+from staging import services
 from staging.models import Checkout
 from tests.launching import eventually, hub_client, local_dataset
 from tests.servers.oidc.fixture import PROVIDER_ID
@@ -70,12 +72,22 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     if os.environ.get("ESAP_SCREENSHOT_DIR"):  # for a person to look at what the scientist sees
         browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "notebook.png"))
 
+    # Back on the launch's page: the whole ready page, without a Cancel, and it does not open the notebook again.
+    checkout = Checkout.objects.get(user__username="alice")
+    browser.back()
+    wait.until(EC.url_contains(f"/checkouts/{checkout.pk}/"))
+    wait.until(EC.presence_of_element_located((By.ID, "stop-form")))
+    assert browser.find_element(By.ID, "download-notebook").is_displayed()
+    assert browser.find_elements(By.LINK_TEXT, "Receipt")
+    assert not browser.find_elements(By.ID, "cancel-form")
+    with pytest.raises(TimeoutException):
+        WebDriverWait(browser, 3).until(EC.url_contains("/lab/"))
+
     # Done with it: the launch's server is stopped from the portal's list of launches.
     browser.get(f"{live_server.url}/checkouts/")
     click(browser, 'button[aria-label="Stop the server of this launch"]')
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Your server is being stopped"))
     assert "stopped" in browser.find_element(By.CSS_SELECTOR, "td.state-stopped").text
-    checkout = Checkout.objects.get(user__username="alice")
     # The hub stops a server politely (SIGINT, then the kernel the open notebook holds shuts down), which
     # a loaded machine stretched past 30 s once: this checks that it ends, not how fast.
     eventually(lambda: hub_client(launch_env).get_server("alice", checkout.server_name) is None, timeout=90)
@@ -115,3 +127,27 @@ def test_vo_cone_search_to_cart(browser, live_server, vo_server):
     assert "Cart (1)" in browser.find_element(By.ID, "nav-cart").text
     browser.get(f"{live_server.url}/cart/")
     assert "field-b-v.fits" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def fits_the_width(browser) -> bool:
+    return browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_on_a_phone_the_dataset_and_cart_pages_need_no_sideways_scrolling(browser, live_server):
+    long_id = "catalogues/a_survey_release_whose_identifier_is_far_too_long_for_one_line_of_a_phone.fits"
+    dataset = make_dataset(long_id, title="A long one")
+    make_facility(name="A facility whose name alone fills a phone", profiles=("a-profile-with-a-long-name",))
+    user = make_user("phoebe")
+    services.cart_add_dataset(user=user, dataset_id=dataset.pk)
+    make_dataset("lightcurves/another.csv", title="Another")
+    log_in_as(browser, live_server, user)
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{live_server.url}/datasets/")
+        assert fits_the_width(browser)
+        add = browser.find_element(By.CSS_SELECTOR, 'button[data-dataset="lightcurves/another.csv"]')
+        assert add.rect["x"] + add.rect["width"] <= browser.execute_script("return window.innerWidth")
+        browser.get(f"{live_server.url}/cart/")
+        assert fits_the_width(browser)
+    finally:
+        browser.set_window_size(1400, 1000)
