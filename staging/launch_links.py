@@ -16,9 +16,10 @@ from workflows.models import Workflow, WorkflowVersion
 from workflows.selectors import workflow_list
 
 MAX_DATASETS = 100
-# What a cart line adds to its dataset's metadata in a checkout's snapshot (the user's VO query, see
-# staging.vo_services.vo_cart_add): carried into the cart again when the user launches that checkout again.
-PROVENANCE_KEYS = ("query",)
+# What a cart line adds to its dataset's metadata in a checkout's snapshot (the user's VO search: query,
+# service and its DataLink service, see staging.vo_services.vo_cart_add): carried into the cart again when
+# the user launches that checkout again.
+PROVENANCE_KEYS = ("query", "service_url", "service_name", "datalink_url")
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,8 @@ def vo_registry_search(*, service: VOService, keywords: str, servicetype: str) -
 
 
 def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[str, Any]) -> CartItem:
-    """Re-reads the row from the service (the browser's copy is not trusted), records the service, the
-    query and the row in the catalogue, and adds the dataset to the user's cart."""
+    """Re-reads the row from the service (the browser's copy is not trusted), records the row in the
+    catalogue, and adds the dataset to the user's cart with the service and query of this search."""
     if service.kind == VOService.Kind.REGISTRY:
         raise UserError("vo.not_searchable", service=service.name, kind="registry",
                         detail="datasets are added to the cart from TAP or SIA2 services.")
@@ -101,8 +101,11 @@ def vo_cart_add(*, user, service: VOService, publisher_did: str, params: dict[st
     record = _fitted(vo.dataset_record(service_url=service.url, service_name=service.name, row=found.rows[0],
                                        datalink_url=found.datalink_url))
     dataset = services.dataset_upsert(record=record)
-    # The query is this user's: kept with their cart line, never on the catalogue row others read.
-    return services.cart_add_dataset(user=user, dataset_id=dataset.pk, provenance={"query": query.params()})
+    # The search is this user's: kept with their cart line (their launch stages and cites it), as the
+    # catalogue row others read names the service of whoever added it last.
+    provenance = {"query": query.params(), "service_url": service.url, "service_name": service.name,
+                  "datalink_url": found.datalink_url}
+    return services.cart_add_dataset(user=user, dataset_id=dataset.pk, provenance=provenance)
 
 
 def _fitted(record: DatasetRecord) -> DatasetRecord:

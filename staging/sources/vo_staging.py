@@ -1,7 +1,7 @@
 """The Virtual Observatory as a data source at checkout: each dataset's DataLink `#this` links resolved
-into access URLs (one batched request per DataLink service, through vo.py), recorded with the provenance
-the notebook keeps (service, query, identifier); a facility that stages by download gets a size-capped
-copy too. No Django here."""
+into access URLs (batched requests to each DataLink service, through vo.py), recorded with the provenance
+the notebook keeps (the service the user searched, query, identifier); a facility that stages by download
+gets a size-capped copy too. No Django here."""
 import hashlib
 import re
 from dataclasses import dataclass

@@ -140,12 +140,14 @@ def test_the_receipt_records_the_launch_and_offers_the_same_launch_again(world):
     assert dict_of(again) == {**dict_of(target), "checkout": [str(checkout.pk)]}
 
 
-def test_launching_again_gives_the_datasets_back_the_query_that_found_them_to_their_owner_only(world):
+def test_launching_again_gives_the_datasets_back_the_search_that_found_them_to_their_owner_only(world):
     from staging import services
 
     owner, other = make_user(), make_user()
     query = {"ra": "83.63", "dec": "22.01", "radius": "0.1"}
-    services.cart_add_dataset(user=owner, dataset_id=world["datasets"][0].pk, provenance={"query": query})
+    search = {"query": query, "service_url": "https://vo.example.org/tap", "service_name": "Example TAP",
+              "datalink_url": "https://vo.example.org/dlmeta"}
+    services.cart_add_dataset(user=owner, dataset_id=world["datasets"][0].pk, provenance=search)
     services.cart_add_dataset(user=owner, dataset_id=world["datasets"][1].pk)
     services.cart_choose_workflow(user=owner, workflow_id=world["workflow"].pk)
     services.cart_choose_facility(user=owner, facility_slug="swan")
@@ -157,8 +159,8 @@ def test_launching_again_gives_the_datasets_back_the_query_that_found_them_to_th
         logged_in(user).post(again.split("?")[0], {**dict_of(again), "mode": "replace"})
 
     lines = {i.dataset.identifier: i.provenance for i in Cart.objects.get(user=owner).items.all()}
-    assert lines == {"lightcurves/crab.csv": {"query": query}, "lightcurves/vela.csv": {}}
-    assert checkout_start(user=owner).datasets[0]["metadata"]["query"] == query
+    assert lines == {"lightcurves/crab.csv": search, "lightcurves/vela.csv": {}}
+    assert checkout_start(user=owner).datasets[0]["metadata"] == search
     assert [i.provenance for i in Cart.objects.get(user=other).items.all()] == [{}, {}]
 
 

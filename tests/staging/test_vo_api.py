@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from staging import vo_services
 from staging.models import CartItem, Dataset, VOService
 from staging.selectors import cart_for
-from tests.factories import make_dataset
+from tests.factories import make_dataset, make_facility, make_user, make_workflow
 from tests.servers.vo.fakes import FakeMalformedVOTableServer, FakeVOServer
 from tests.staging.sources.test_vo_staging import ARCHIVE_HOST, INTERNAL_HOST, Site, archive_only, redirect
 
@@ -63,7 +63,9 @@ def test_adding_a_result_records_service_query_and_row(api, tap, vo_server):
     dataset = Dataset.objects.get(source="vo", identifier=FIELD_A_V)
     assert dataset.metadata["service_url"] == vo_server.tap_url
     assert "query" not in dataset.metadata  # the catalogue row is everyone's; the query is the user's
-    assert CartItem.objects.get(dataset=dataset).provenance == {"query": {"ra": 10.0, "dec": 20.0, "radius": 0.2}}
+    assert CartItem.objects.get(dataset=dataset).provenance == {
+        "query": {"ra": 10.0, "dec": 20.0, "radius": 0.2}, "service_url": vo_server.tap_url,
+        "service_name": "Fixture TAP", "datalink_url": dataset.metadata["datalink_url"]}
     assert "query" not in APIClient().get(f"/api/datasets/{dataset.pk}/").json()["metadata"]
     assert dataset.metadata["publisher_did"] == FIELD_A_V
     assert dataset.metadata["access_url"] == f"{vo_server.url}/getproduct/vofix/data/field-a-v.fits"
@@ -99,6 +101,39 @@ def test_a_result_with_a_title_longer_than_the_catalogue_keeps_is_added_with_the
     whole = title.replace("\x00", "")
     assert dataset.title == whole[:Dataset._meta.get_field("title").max_length] and len(dataset.title) == 500
     assert dataset.metadata["row"]["title"] == whole  # the row as the service gave it, but for the NUL
+
+
+def test_each_user_launches_with_the_service_they_searched_though_the_catalogue_row_is_shared(
+        monkeypatch, tap, vo_server):
+    from staging import services
+    from staging.checkout.services import checkout_start
+    from staging.sources.base import DatasetRef, StagingTarget
+    from staging.sources.vo_staging import vo_source
+
+    monkeypatch.setattr("staging.tasks.checkout_run.delay", lambda checkout_id: None)
+    sia2 = VOService.objects.create(name="Fixture SIA2", slug="fixture-sia2", kind="sia2",
+                                    url=vo_server.sia2_url)
+    ann, bob, cy = make_user(), make_user(), make_user()
+    vo_services.vo_cart_add(user=ann, service=tap, publisher_did=FIELD_B_V, params={"keywords": "field b"})
+    services.cart_add_dataset(user=cy, dataset_id=Dataset.objects.get(identifier=FIELD_B_V).pk,
+                              provenance={"query": {"keywords": "field"}})  # a line added before the fix
+    vo_services.vo_cart_add(user=bob, service=sia2, publisher_did=FIELD_B_V,
+                            params={"ra": 150, "dec": 2, "radius": 0.05})
+    workflow, facility = make_workflow(), make_facility()
+
+    def provenance_staged(user) -> dict:
+        services.cart_choose_workflow(user=user, workflow_id=workflow.pk)
+        services.cart_choose_facility(user=user, facility_slug=facility.slug)
+        refs = [DatasetRef(d["identifier"], d["metadata"]) for d in checkout_start(user=user).datasets]
+        return vo_source.stage(refs, target=StagingTarget(facility.slug))[0].details["provenance"]
+
+    ann_s, bob_s, cy_s = provenance_staged(ann), provenance_staged(bob), provenance_staged(cy)
+    assert (ann_s["service_url"], ann_s["service_name"], ann_s["query"]) == (
+        vo_server.tap_url, "Fixture TAP", {"keywords": "field b"})
+    assert (bob_s["service_url"], bob_s["service_name"], bob_s["query"]) == (
+        vo_server.sia2_url, "Fixture SIA2", {"ra": 150.0, "dec": 2.0, "radius": 0.05})
+    assert (cy_s["service_url"], cy_s["query"]) == (vo_server.sia2_url, {"keywords": "field"})  # the row's
+    assert all(p["datalink_url"].endswith("/dlmeta") for p in (ann_s, bob_s, cy_s))
 
 
 def test_an_identifier_the_service_does_not_have_is_refused(api, tap):
