@@ -33,16 +33,25 @@ def dataset_list_page(request):
 
 @login_required
 def cart_page(request):
+    return _cart_render(request)
+
+
+def _cart_render(request, *, picked: dict | None = None, status: int = 200):
+    """The cart page; `picked` (a refused checkout's form) selects its choices again in the dropdowns."""
     cart = selectors.cart_for(user=request.user)
     # A chosen workflow is shown as it is (pinned or latest); a list to choose from only while none is.
     offered = [] if cart.workflow_id else list(workflow_list(viewer=request.user)[:CART_WORKFLOW_CHOICES + 1])
+    in_cart = f"{cart.facility.slug}/{cart.profile.slug}" if cart.facility_id and cart.profile_id else ""
+    picked = picked or {}
     return render(request, "staging/cart.html", {
         "cart": cart,
         "items": selectors.cart_items(cart=cart),
         "workflows": offered[:CART_WORKFLOW_CHOICES],
         "more_workflows": len(offered) > CART_WORKFLOW_CHOICES,
         "facilities": facility_list(viewer=request.user),
-    })
+        "selected_workflow": whole_number(picked.get("workflow")),
+        "selected_profile": picked.get("facility_profile") or in_cart,
+    }, status=status)
 
 
 CART_WORKFLOW_CHOICES = 200
@@ -51,17 +60,29 @@ CART_WORKFLOW_CHOICES = 200
 def _cart_action(request, action, success: str, *, missing: str):
     """Run a cart service and go back to the page the user came from, saying what happened: what is gone
     by now (a second click, another tab) is said there too, with the page around it."""
-    try:
-        action()
-    except UserError as error:
-        messages.error(request, error.message)
-    except ObjectDoesNotExist:
-        messages.error(request, missing)
-    except ValueError:
-        raise Http404("No such item.") from None
+    refused = _refusal(action, missing=missing)
+    if refused:
+        messages.error(request, refused)
     else:
         messages.success(request, success)
     return redirect(back_to(request, "/cart/"))
+
+
+def _refusal(action, *, missing: str) -> str:
+    """Run a cart service; what the user is told if it refuses, or "" if it is done."""
+    try:
+        action()
+    except UserError as error:
+        return error.message
+    except ObjectDoesNotExist:
+        return missing
+    except ValueError:
+        raise Http404("No such item.") from None
+    return ""
+
+
+WORKFLOW_MISSING = "That workflow is not available (deleted, or not shared with you)."
+FACILITY_MISSING = "That facility is not available (deleted, or not shared with you)."
 
 
 def _int_field(request, name: str) -> int:
@@ -96,7 +117,7 @@ def cart_workflow(request):
         request,
         lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id, commit_sha=commit),
         "Workflow chosen." if workflow_id else "Workflow removed from the cart.",
-        missing="That workflow is not available (deleted, or not shared with you).")
+        missing=WORKFLOW_MISSING)
 
 
 @login_required
@@ -108,18 +129,42 @@ def cart_facility(request):
         lambda: services.cart_choose_facility(user=request.user, facility_slug=facility or None,
                                               profile_slug=profile),
         "Facility chosen." if facility else "Facility removed from the cart.",
-        missing="That facility is not available (deleted, or not shared with you).")
+        missing=FACILITY_MISSING)
 
 
 @login_required
 @require_POST
 def cart_checkout(request):
+    # What the cart page's dropdowns show is what is launched, saved as their own Choose buttons would.
+    refused = _cart_choices_save(request)
+    if refused:
+        for message in refused:
+            messages.error(request, message)
+        return _cart_render(request, picked=request.POST, status=400)
     try:
         checkout = checkout_services.checkout_start(user=request.user)
     except UserError as error:
         messages.error(request, error.message)
         return redirect("/cart/")
     return redirect(f"/checkouts/{checkout.pk}/")
+
+
+def _cart_choices_save(request) -> list[str]:
+    """Save the workflow and the facility profile the checkout form sends (an empty or absent one changes
+    nothing); what was refused, each message once."""
+    refused = []
+    if request.POST.get("workflow"):
+        workflow_id = _int_field(request, "workflow")
+        refused.append(_refusal(
+            lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id),
+            missing=WORKFLOW_MISSING))
+    facility, _, profile = request.POST.get("facility_profile", "").partition("/")
+    if facility:
+        refused.append(_refusal(
+            lambda: services.cart_choose_facility(user=request.user, facility_slug=facility,
+                                                  profile_slug=profile),
+            missing=FACILITY_MISSING))
+    return list(dict.fromkeys(message for message in refused if message))
 
 
 @login_required

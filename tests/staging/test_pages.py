@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from facilities.models import Facility, Visibility
-from staging.models import Cart, CartItem
+from staging.models import Cart, CartItem, Checkout
 from tests.factories import make_dataset, make_facility, make_user, make_workflow
 
 pytestmark = pytest.mark.django_db
@@ -209,8 +209,6 @@ def test_without_open_signup_nobody_can_pick_a_username_for_themselves(settings)
 
 
 def test_your_launches_are_paged_newest_first_and_a_ready_one_can_be_stopped_from_the_list():
-    from staging.models import Checkout
-
     alice, swan = make_user("alice"), make_facility("swan")
     for index in range(25):
         Checkout.objects.create(user=alice, state="ready" if index == 24 else "failed", facility=swan,
@@ -308,3 +306,70 @@ def test_repeated_row_buttons_name_their_row(alice_client):
 
     assert 'aria-label="Add Crab light curve to the cart"' in page
     assert 'aria-label="Remove Crab light curve from the cart"' in cart
+
+
+def _cart_with_a_dataset_and(client, *, facility_profile: str = "") -> None:
+    client.post("/cart/add/", {"dataset": make_dataset(title="Crab light curve").pk})
+    if facility_profile:
+        client.post("/cart/facility/", {"facility_profile": facility_profile})
+
+
+def test_checkout_launches_the_workflow_and_profile_the_cart_page_shows_without_choose(alice_client):
+    workflow = make_workflow()
+    make_facility("swan", name="SWAN")
+    _cart_with_a_dataset_and(alice_client, facility_profile="swan/small")
+
+    page = alice_client.get("/cart/").content.decode()
+    response = alice_client.post("/cart/checkout/",
+                                 {"workflow": workflow.pk, "facility_profile": "swan/medium"})
+
+    checkout_form = page.split('action="/cart/checkout/"')[1].split("</form>")[0]
+    assert 'name="workflow"' in checkout_form and 'name="facility_profile"' in checkout_form
+    checkout = Checkout.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/checkouts/{checkout.pk}/"
+    assert (checkout.workflow, checkout.facility_slug, checkout.profile_slug) == (workflow, "swan", "medium")
+
+
+def test_the_choose_and_remove_buttons_of_the_cart_page_save_only_their_own_choice(alice_client):
+    workflow = make_workflow()
+    make_facility("swan", name="SWAN")
+    page = alice_client.get("/cart/").content.decode()
+
+    assert page.count('formaction="/cart/workflow/">Choose</button>') == 1
+    assert page.count('formaction="/cart/facility/">Choose</button>') == 1
+    alice_client.post("/cart/workflow/", {"workflow": workflow.pk, "facility_profile": "swan/medium"})
+    assert Cart.objects.get().workflow == workflow and Cart.objects.get().profile is None
+    chosen = alice_client.get("/cart/").content.decode()
+    assert 'formaction="/cart/workflow/" name="workflow" value=""' in chosen
+
+
+def test_a_choice_refused_at_checkout_says_why_launches_nothing_and_keeps_what_was_picked(alice_client):
+    workflow = make_workflow()
+    make_facility("swan", name="SWAN")
+    make_facility("hidden", name="Hidden", visibility=Visibility.HIDDEN)
+    _cart_with_a_dataset_and(alice_client, facility_profile="swan/small")
+
+    refused = alice_client.post("/cart/checkout/",
+                                {"workflow": workflow.pk, "facility_profile": "hidden/small"})
+    mismatch = alice_client.post("/cart/checkout/", {"facility_profile": "swan/huge"})
+
+    assert not Checkout.objects.exists()
+    assert refused.status_code == 400
+    assert "That facility is not available (deleted, or not shared with you)." in refused.content.decode()
+    cart = Cart.objects.get()
+    assert cart.workflow == workflow and cart.profile.slug == "small"  # the allowed one saved, not the other
+    assert "The profile &#x27;huge&#x27; is not offered by facility &#x27;swan&#x27;." in mismatch.text
+
+
+def test_a_refused_checkout_selects_again_the_choices_the_user_made(alice_client):
+    workflow = make_workflow()
+    make_facility("swan", name="SWAN")
+    _cart_with_a_dataset_and(alice_client)
+    in_another_tab = Checkout.objects.create(user=User.objects.get(username="alice"))
+    Cart.objects.update(frozen_by=in_another_tab)
+
+    page = alice_client.post("/cart/checkout/", {"workflow": workflow.pk, "facility_profile": "swan/medium"})
+
+    text = page.content.decode()
+    assert page.status_code == 400 and text.count("Your cart is being checked out") == 1
+    assert f'<option value="{workflow.pk}" selected>' in text and 'value="swan/medium" selected' in text
