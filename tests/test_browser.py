@@ -11,6 +11,7 @@ from django.test import Client
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -151,3 +152,27 @@ def test_on_a_phone_the_dataset_and_cart_pages_need_no_sideways_scrolling(browse
         assert fits_the_width(browser)
     finally:
         browser.set_window_size(1400, 1000)
+
+
+def focused(browser) -> str:
+    return browser.execute_script("const e = document.activeElement; return e.id || e.textContent.trim()")
+
+
+def test_the_keyboard_skips_the_navigation_and_goes_on_from_a_confirmation(browser, live_server):
+    make_dataset("lightcurves/one.csv", title="One")
+    make_dataset("lightcurves/two.csv", title="Two")
+    log_in_as(browser, live_server, make_user("kai"))
+
+    browser.get(f"{live_server.url}/datasets/")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert focused(browser) == "Skip to content"
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.execute_script("return document.querySelector('main').contains(document.activeElement)")
+
+    browser.find_element(By.CSS_SELECTOR, 'button[data-dataset="lightcurves/one.csv"]').send_keys(Keys.ENTER)
+    WebDriverWait(browser, 20).until(EC.text_to_be_present_in_element((By.ID, "messages"), "Added to your cart."))
+    assert focused(browser) == "messages"
+    assert browser.find_element(By.CSS_SELECTOR, "#messages [role=status]").text.startswith("Added to your cart.")
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.execute_script("return document.querySelector('main').contains(document.activeElement)")
