@@ -389,7 +389,7 @@ def _staged_on_rse(client: Client, ref: DatasetRef, target: StagingTarget, rule_
             raise StagingError(ref.identifier, f"{replica['name']} has no replica on {target.rse_expression}")
         if rse not in prefixes:
             prefixes[rse] = _file_prefix(client, rse)
-        paths.append(mounted_path(pfn, prefixes[rse], target.mount_path))
+        paths.append(mounted_path(pfn, prefixes[rse], target.mount_path, identifier=ref.identifier))
     if not paths:
         raise StagingError(ref.identifier, f"no file of the dataset is on {target.rse_expression}")
     paths.sort()
@@ -405,17 +405,18 @@ def _file_prefix(client: Client, rse: str) -> str:
     return next((p["prefix"] for p in found if p.get("scheme") == "file" and "prefix" in p), "/")
 
 
-def mounted_path(pfn: str, rse_prefix: str, mount_path: str) -> str:
-    """The file as the facility's servers see it: the PFN's path below the RSE's prefix, under the
-    mount path. Without a mount path the PFN itself is the location."""
-    path = posixpath.normpath(urlparse(pfn).path)
-    prefix = posixpath.normpath(rse_prefix)
+def mounted_path(pfn: str, rse_prefix: str, mount_path: str, *, identifier: str) -> str:
+    """The file as the facility's servers see it: the PFN's path below the RSE's prefix (which may be
+    "/"), under the mount path. Without a mount path the PFN itself is the location. A PFN outside the
+    prefix raises StagingError for the dataset `identifier`."""
     if not mount_path:
         return pfn
+    path = posixpath.normpath(urlparse(pfn).path)
+    prefix = posixpath.normpath(rse_prefix).rstrip("/")
     if not path.startswith(prefix + "/"):
-        raise ValueError(f"{pfn} is not below the RSE prefix {rse_prefix}")
-    relative = posixpath.relpath(path, prefix)
-    return posixpath.join(mount_path, relative)
+        raise StagingError(identifier, f"its file {pfn} is not below the RSE's file prefix {rse_prefix!r}, "
+                                       f"so it has no path under the mount path {mount_path}")
+    return posixpath.join(mount_path, path[len(prefix) + 1:])
 
 
 def _location(paths: list[str]) -> str:

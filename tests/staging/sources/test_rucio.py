@@ -266,11 +266,25 @@ def test_a_cart_spanning_two_instances_is_staged_from_each(rucio_server, rucio_d
     assert all(Path(s.location).is_file() for s in staged)
 
 
-def test_mounted_path_refuses_a_pfn_outside_the_rse_prefix():
-    assert rucio.mounted_path("file:///rse/B/portal/ab/cd/f", "/rse/B/", "/mnt") == "/mnt/portal/ab/cd/f"
-    assert rucio.mounted_path("file:///rse/B/f", "/rse/B", "") == "file:///rse/B/f"
-    with pytest.raises(ValueError):
-        rucio.mounted_path("file:///rse/Bother/f", "/rse/B", "/mnt")
+def test_mounted_path_maps_a_pfn_below_the_rse_prefix_onto_the_mount_path():
+    def mounted(pfn: str, prefix: str, mount_path: str = "/mnt") -> str:
+        return rucio.mounted_path(pfn, prefix, mount_path, identifier="lake/user.alice:d")
+
+    assert mounted("file:///rse/B/portal/ab/cd/f", "/rse/B/") == "/mnt/portal/ab/cd/f"
+    assert mounted("file:///rse/B/portal/ab/cd/f", "/rse/B") == "/mnt/portal/ab/cd/f"
+    assert mounted("file:///rse/B/f", "/rse/B", mount_path="") == "file:///rse/B/f"
+    assert mounted("file:///portal/ab/f", "/") == "/mnt/portal/ab/f"  # an RSE whose files' prefix is the root
+    assert mounted("file:///portal/ab/f", "//") == "/mnt/portal/ab/f"
+
+
+@pytest.mark.parametrize("pfn, prefix", [("file:///rse/Bother/f", "/rse/B"), ("file:///rse/B", "/rse/B/"),
+                                         ("file:///rse/B/../A/f", "/rse/B")])
+def test_fault_a_pfn_outside_the_rse_prefix_fails_staging_naming_the_file_and_the_prefix(pfn, prefix):
+    with pytest.raises(StagingError) as raised:
+        rucio.mounted_path(pfn, prefix, "/mnt", identifier="lake/user.alice:d")
+    assert raised.value.identifier == "lake/user.alice:d"
+    assert raised.value.detail == (f"its file {pfn} is not below the RSE's file prefix {prefix!r}, so it has "
+                                   f"no path under the mount path /mnt")
 
 
 # --- staging by download -----------------------------------------------------------------------------
