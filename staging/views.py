@@ -1,4 +1,5 @@
 import json
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,6 +7,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
@@ -57,15 +59,19 @@ def _cart_render(request, *, picked: dict | None = None, status: int = 200):
 CART_WORKFLOW_CHOICES = 200
 
 
-def _cart_action(request, action, success: str, *, missing: str):
+def _cart_action(request, action, success: str, *, missing: str, next_step: bool = False):
     """Run a cart service and go back to the page the user came from, saying what happened: what is gone
-    by now (a second click, another tab) is said there too, with the page around it."""
+    by now (a second click, another tab) is said there too, with the page around it. With `next_step`,
+    a success away from the cart page also says what is left to do, with a link to it."""
+    target = back_to(request, "/cart/")
     refused = _refusal(action, missing=missing)
     if refused:
         messages.error(request, refused)
+    elif next_step and urlsplit(target).path != "/cart/":
+        messages.success(request, format_html("{} {}", success, _next_step(request.user)))
     else:
         messages.success(request, success)
-    return redirect(back_to(request, "/cart/"))
+    return redirect(target)
 
 
 def _refusal(action, *, missing: str) -> str:
@@ -79,6 +85,20 @@ def _refusal(action, *, missing: str) -> str:
     except ValueError:
         raise Http404("No such item.") from None
     return ""
+
+
+def _next_step(user) -> str:
+    """A link to what is left to do before checking out, or to the cart when nothing is."""
+    cart = selectors.cart_for(user=user)
+    if cart.workflow_id is None:
+        url, text = "/workflows/", "Next: choose a workflow"
+    elif cart.profile_id is None:
+        url, text = "/facilities/", "Next: choose a facility"
+    elif not cart.items.exists():
+        url, text = "/datasets/", "Next: add datasets"
+    else:
+        url, text = "/cart/", "Go to your cart"
+    return format_html('<a href="{}">{}</a>.', url, text)
 
 
 WORKFLOW_MISSING = "That workflow is not available (deleted, or not shared with you)."
@@ -117,7 +137,7 @@ def cart_workflow(request):
         request,
         lambda: services.cart_choose_workflow(user=request.user, workflow_id=workflow_id, commit_sha=commit),
         "Workflow chosen." if workflow_id else "Workflow removed from the cart.",
-        missing=WORKFLOW_MISSING)
+        missing=WORKFLOW_MISSING, next_step=bool(workflow_id))
 
 
 @login_required
@@ -129,7 +149,7 @@ def cart_facility(request):
         lambda: services.cart_choose_facility(user=request.user, facility_slug=facility or None,
                                               profile_slug=profile),
         "Facility chosen." if facility else "Facility removed from the cart.",
-        missing=FACILITY_MISSING)
+        missing=FACILITY_MISSING, next_step=bool(facility))
 
 
 @login_required

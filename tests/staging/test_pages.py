@@ -373,3 +373,51 @@ def test_a_refused_checkout_selects_again_the_choices_the_user_made(alice_client
     text = page.content.decode()
     assert page.status_code == 400 and text.count("Your cart is being checked out") == 1
     assert f'<option value="{workflow.pk}" selected>' in text and 'value="swan/medium" selected' in text
+
+
+def test_a_workflow_chosen_on_its_page_is_marked_in_your_cart_and_the_message_says_what_next(alice_client):
+    workflow = make_workflow()
+    detail = f"/workflows/{workflow.pk}/"
+
+    page = alice_client.post("/cart/workflow/", {"workflow": workflow.pk, "next": detail}, follow=True).text
+
+    assert 'Workflow chosen. <a href="/facilities/">Next: choose a facility</a>.' in page
+    assert '<p id="workflow-in-cart"><strong>In your cart ✓</strong> (its latest version)' in page
+    assert 'id="choose-workflow"' not in page
+    assert 'id="workflow-in-cart"' not in Client().get(detail).text  # nobody's cart for a visitor
+
+
+def test_a_pinned_version_is_marked_in_your_cart_and_the_latest_is_offered_instead(alice_client):
+    workflow = make_workflow()
+    commit = workflow.versions.first().commit_sha
+
+    page = alice_client.post("/cart/workflow/", {"workflow": workflow.pk, "commit": commit,
+                                                 "next": f"/workflows/{workflow.pk}/"}, follow=True).text
+
+    assert f'data-version-in-cart="{commit}">In your cart ✓' in page
+    assert f"pinned to commit <code>{commit[:10]}</code>" in page and "Use its latest version instead" in page
+
+
+def test_a_profile_chosen_on_its_facility_page_is_marked_in_your_cart_the_others_stay_offered(alice_client):
+    make_facility("swan", name="SWAN")
+    alice_client.post("/cart/workflow/", {"workflow": make_workflow().pk})
+
+    chosen = {"facility_profile": "swan/medium", "next": "/facilities/swan/"}
+    page = alice_client.post("/cart/facility/", chosen, follow=True).text
+
+    assert 'Facility chosen. <a href="/datasets/">Next: add datasets</a>.' in page
+    assert 'data-profile-in-cart="medium"><strong>In your cart ✓</strong>' in page
+    assert 'data-profile="medium"' not in page and 'data-profile="small"' in page
+
+
+def test_with_a_full_cart_the_message_leads_to_the_cart_and_on_the_cart_page_says_no_more(alice_client):
+    make_facility("swan", name="SWAN")
+    _cart_with_a_dataset_and(alice_client, facility_profile="swan/small")
+
+    away = alice_client.post("/cart/workflow/", {"workflow": make_workflow().pk, "next": "/workflows/"},
+                             follow=True).text
+    on_the_cart = alice_client.post("/cart/facility/", {"facility_profile": "swan/medium", "next": "/cart/"},
+                                    follow=True).text
+
+    assert 'Workflow chosen. <a href="/cart/">Go to your cart</a>.' in away
+    assert "Facility chosen." in on_the_cart and "Go to your cart" not in on_the_cart
