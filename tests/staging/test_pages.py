@@ -142,7 +142,7 @@ def test_a_second_click_on_remove_says_the_line_is_gone_on_the_cart_page(alice_c
 
     assert second.status_code == 302 and second["Location"] == "/cart/"
     page = alice_client.get("/cart/").content.decode()
-    assert '<li class="error">That dataset is no longer in your cart.</li>' in page
+    assert '<p class="error" role="alert">That dataset is no longer in your cart.</p>' in page
     assert "Crab light curve" not in page
 
 
