@@ -1,6 +1,7 @@
 """The user's preferences and whether the portal may e-mail them: read, and changed from the account page;
-and who may make an account."""
+who may make an account; and no password reset by mail where no mail is sent."""
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import LoginForm
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
@@ -26,6 +27,11 @@ def mail_is_sent() -> bool:
     return settings.EMAIL_BACKEND not in UNDELIVERED
 
 
+def mail_context(request) -> dict:
+    """For the pages that would otherwise promise a mail (password reset)."""
+    return {"mail_is_sent": mail_is_sent()}
+
+
 def email_verified(user) -> bool:
     return bool(user.email) and EmailAddress.objects.filter(user=user, email__iexact=user.email,
                                                             verified=True).exists()
@@ -45,6 +51,15 @@ def account_settings_page(request):
     messages.success(request, "You will be e-mailed when a launch you stopped watching ends." if wanted
                      else "You will not be e-mailed about your launches.")
     return redirect("account-tokens")
+
+
+class PortalLoginForm(LoginForm):
+    """No "Forgot your password?" where the reset mail would never arrive."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not mail_is_sent():
+            self.fields["password"].help_text = ""
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "staging.context_processors.cart_summary",
+                "esap.account.mail_context",
             ],
         },
     },
@@ -87,6 +88,7 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ESAP_EMAIL_VERIFICATION", "none")
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_ADAPTER = "esap.account.AccountAdapter"
+ACCOUNT_FORMS = {"login": "esap.account.PortalLoginForm"}
 SOCIALACCOUNT_ADAPTER = "esap.account.SocialAccountAdapter"
 # Anyone may make a local account (the demo); in production accounts come from an identity provider
 # or from operators (see esap.account.AccountAdapter).
