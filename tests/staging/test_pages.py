@@ -421,3 +421,29 @@ def test_with_a_full_cart_the_message_leads_to_the_cart_and_on_the_cart_page_say
 
     assert 'Workflow chosen. <a href="/cart/">Go to your cart</a>.' in away
     assert "Facility chosen." in on_the_cart and "Go to your cart" not in on_the_cart
+
+
+def test_a_visitor_is_offered_to_log_in_to_add_and_comes_back_to_the_same_search():
+    make_dataset(title="Crab light curve")
+
+    listed = Client().get("/datasets/", {"q": "crab"}).text
+
+    assert ('<a href="/accounts/login/?next=/datasets/%3Fq%3Dcrab" aria-label="Log in to add Crab light curve'
+            ' to a cart">Log in to add</a>') in listed
+
+
+def test_datasets_found_from_the_home_page_can_be_added_there_or_looked_up(alice_client):
+    crab = make_dataset(title="Crab light curve")
+    make_dataset(title="Crab spectrum")
+
+    visitor = Client().get("/", {"q": "crab"}).text
+    added = alice_client.post("/cart/add/", {"dataset": crab.pk, "next": "/?q=crab"})
+    home = alice_client.get("/", {"q": "crab"}).text
+
+    assert '<a href="/datasets/?q=crab">Crab light curve</a>' in visitor
+    assert 'href="/accounts/login/?next=/%3Fq%3Dcrab" aria-label="Log in to add Crab spectrum' in visitor
+    assert added["Location"] == "/?q=crab"
+    assert '<input type="hidden" name="next" value="/?q=crab"><button type="submit" data-dataset' in home
+    assert 'aria-label="Add Crab spectrum to the cart"' in home
+    assert 'aria-label="Add Crab light curve' not in home
+    assert home.count("In your cart") == 1
