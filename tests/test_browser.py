@@ -17,6 +17,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.factories import make_dataset, make_facility, make_user, make_workflow
 from staging import services
+from staging.checkout import machine
+from staging.checkout.states import State
 from staging.models import Checkout
 from tests.launching import eventually, hub_client, local_dataset
 from tests.servers.oidc.fixture import PROVIDER_ID
@@ -73,22 +75,12 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     if os.environ.get("ESAP_SCREENSHOT_DIR"):  # for a person to look at what the scientist sees
         browser.save_screenshot(os.path.join(os.environ["ESAP_SCREENSHOT_DIR"], "notebook.png"))
 
-    # Back on the launch's page: the whole ready page, without a Cancel, and it does not open the notebook again.
-    checkout = Checkout.objects.get(user__username="alice")
-    browser.back()
-    wait.until(EC.url_contains(f"/checkouts/{checkout.pk}/"))
-    wait.until(EC.presence_of_element_located((By.ID, "stop-form")))
-    assert browser.find_element(By.ID, "download-notebook").is_displayed()
-    assert browser.find_elements(By.LINK_TEXT, "Receipt")
-    assert not browser.find_elements(By.ID, "cancel-form")
-    with pytest.raises(TimeoutException):
-        WebDriverWait(browser, 3).until(EC.url_contains("/lab/"))
-
     # Done with it: the launch's server is stopped from the portal's list of launches.
     browser.get(f"{live_server.url}/checkouts/")
     click(browser, 'button[aria-label="Stop the server of this launch"]')
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Your server is being stopped"))
     assert "stopped" in browser.find_element(By.CSS_SELECTOR, "td.state-stopped").text
+    checkout = Checkout.objects.get(user__username="alice")
     # The hub stops a server politely (SIGINT, then the kernel the open notebook holds shuts down), which
     # a loaded machine stretched past 30 s once: this checks that it ends, not how fast.
     eventually(lambda: hub_client(launch_env).get_server("alice", checkout.server_name) is None, timeout=90)
@@ -176,3 +168,35 @@ def test_the_keyboard_skips_the_navigation_and_goes_on_from_a_confirmation(brows
     assert browser.find_element(By.CSS_SELECTOR, "#messages [role=status]").text.startswith("Added to your cart.")
     browser.switch_to.active_element.send_keys(Keys.TAB)
     assert browser.execute_script("return document.querySelector('main').contains(document.activeElement)")
+
+
+def watching_a_launch(browser, live_server, *, state: str) -> Checkout:
+    """A launch's page open in the browser, following its stream, while the launch is in `state`."""
+    user = make_user("lena")
+    checkout = Checkout.objects.create(
+        user=user, state=state, facility=make_facility("drills", name="Local JupyterHub"),
+        facility_slug="drills", profile_slug="small", workflow_title="Light curve summary")
+    log_in_as(browser, live_server, user)
+    browser.get(f"{live_server.url}/checkouts/{checkout.pk}/")
+    WebDriverWait(browser, 20).until(EC.presence_of_element_located((By.ID, "cancel-form")))
+    return checkout
+
+
+def test_a_launch_seen_becoming_ready_opens_its_notebook_once_and_back_shows_the_whole_ready_page(
+        browser, live_server):
+    checkout = watching_a_launch(browser, live_server, state="executing")
+    notebook = f"{live_server.url}/workflows/"  # stands in for JupyterLab
+    wait = WebDriverWait(browser, 20)
+
+    machine.transition(checkout.pk, source=State.EXECUTING, target=State.READY, message="Your notebook is ready.",
+                       lab_url=notebook)
+    wait.until(EC.url_to_be(notebook))
+    browser.back()
+
+    wait.until(EC.presence_of_element_located((By.ID, "stop-form")))
+    assert browser.find_element(By.ID, "download-notebook").is_displayed()
+    assert browser.find_element(By.LINK_TEXT, "Receipt").is_displayed()
+    assert not browser.find_elements(By.ID, "cancel-form")
+    assert not browser.find_element(By.ID, "opening").is_displayed()
+    with pytest.raises(TimeoutException):  # it does not open the notebook again
+        WebDriverWait(browser, 3).until(EC.url_to_be(notebook))
