@@ -58,11 +58,14 @@ def test_search_to_live_notebook(browser, live_server, hub_facility, launch_env,
     # Each choice is a form POST: wait for its answer before navigating on, or the two race.
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Workflow chosen."))
     browser.get(f"{live_server.url}/facilities/{facility.slug}/")
-    click(browser, 'button[data-profile="small"]')
+    click(browser, 'button[data-profile="exits"]')
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "Facility chosen."))
 
+    # Switched to Small in the cart's dropdown, its Choose not pressed: the checkout launches what it shows.
     browser.get(f"{live_server.url}/cart/")
-    assert Select(browser.find_element(By.ID, "cart-facility")).first_selected_option.text.endswith("Small")
+    profiles = Select(browser.find_element(By.ID, "cart-facility"))
+    assert profiles.first_selected_option.text.endswith("Exits")
+    profiles.select_by_value(f"{facility.slug}/small")
     click(browser, "#checkout")
 
     # No second login: the hub sends the browser to the IdP, which knows it already.
