@@ -6,6 +6,12 @@ The texts live here, in one place, so pages, API bodies and checkout events say 
 """
 from typing import Any
 
+# The plain sentence of a message whose technical {detail} a page shows apart, folded away (see summary());
+# API bodies, logs and MESSAGES keep both.
+SUMMARIES: dict[str, str] = {
+    "vo.unavailable": "The VO service {service!r} {reason}. Try again later or choose another service.",
+}
+
 MESSAGES: dict[str, str] = {
     "cart.empty": "Add at least one dataset to your cart before checking out.",
     "cart.no_workflow": "Choose a workflow before checking out.",
@@ -52,7 +58,7 @@ MESSAGES: dict[str, str] = {
     "staging.failed": "Dataset {identifier!r} could not be staged: {detail}",
     "staging.unavailable": "Dataset {identifier!r} could not be staged now: {detail}",
     "vo.query": "The VO search cannot be run: {detail}",
-    "vo.unavailable": "The VO service {service!r} failed: {detail}",
+    "vo.unavailable": SUMMARIES["vo.unavailable"] + " Detail: {detail}",
     "vo.not_found": "The VO service {service!r} has no dataset {identifier!r} (any more).",
     "vo.not_searchable": "The VO service {service!r} is a {kind}; {detail}",
     "url.not_allowed": "The URL {url!r} is not allowed: {detail}",
@@ -85,3 +91,10 @@ class ServiceError(EsapError):
     """Our fault or an outage; a retry later may succeed."""
 
     retryable = True
+
+
+def summary(error: EsapError) -> tuple[str, str]:
+    """The error's plain sentence and its technical detail ("" when the message keeps no detail apart)."""
+    if plain := SUMMARIES.get(error.code):
+        return plain.format(**error.params), str(error.params.get("detail", ""))
+    return error.message, ""

@@ -127,8 +127,9 @@ class _translated:
         if isinstance(error, vo.VOQueryError):
             raise UserError("vo.query", detail=str(error)) from error
         if isinstance(error, vo.VOServiceError):
-            raise ServiceError("vo.unavailable", service=self.service.name, detail=str(error)) from error
+            raise ServiceError("vo.unavailable", service=self.service.name, reason=vo.failure_reason(error),
+                               detail=str(error)) from error
         if isinstance(error, vo.URLRefused):
-            raise ServiceError("vo.unavailable", service=self.service.name,
+            raise ServiceError("vo.unavailable", service=self.service.name, reason=vo.failure_reason(error),
                                detail=f"it (or a URL it led to) may not be called: {error}") from error
         return False

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from esap.errors import EsapError
+from esap.errors import EsapError, summary
 from esap.numbers import whole_number
 from staging import vo_services
 from staging.models import VOService
@@ -21,7 +21,7 @@ def vo_search_page(request):
     params = {name: request.GET.get(name, "") for name in QUERY_FIELDS}
     page_number = whole_number(request.GET.get("page")) or 1
     context = {"services": services, "params": params, "slug": request.GET.get("service", ""), "result": None,
-               "registry": None, "error": "", "query_string": urlencode({**params, "service": request.GET.get(
+               "registry": None, "error": "", "error_detail": "", "query_string": urlencode({**params, "service": request.GET.get(
                    "service", "")})}
     if context["slug"]:
         try:
@@ -36,7 +36,7 @@ def vo_search_page(request):
         except VOService.DoesNotExist:
             context["error"] = "No such VO service."
         except EsapError as error:
-            context["error"] = error.message
+            context["error"], context["error_detail"] = summary(error)
     return render(request, "staging/vo.html", context, status=400 if context["error"] else 200)
 
 
@@ -54,7 +54,7 @@ def vo_cart_add_page(request):
         vo_services.vo_cart_add(user=request.user, service=service, params=params,
                                 publisher_did=request.POST.get("publisher_did", "")[:1000])
     except EsapError as error:
-        messages.error(request, error.message)
+        messages.error(request, summary(error)[0])
     else:
         messages.success(request, "Added to your cart.")
     return redirect(back)

@@ -1,9 +1,11 @@
 """Searching VO services from the portal (REST and page) against the real DaCHS fixture, adding results to
 the cart, and each fault answered with a clear error while the cart stays intact."""
 import io
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import pytest
 import requests
@@ -184,12 +186,17 @@ def _cart(user) -> list[int]:
 
 def test_fault_service_down_is_a_503_with_the_reason_and_the_cart_is_intact(api, alice):
     kept = _cart_with_one_dataset(alice)
-    VOService.objects.create(name="Down", slug="down", url=f"http://127.0.0.1:{closed_port()}/tap")
+    port = closed_port()
+    VOService.objects.create(name="Down", slug="down", url=f"http://127.0.0.1:{port}/tap")
     search = api.get("/api/vo/services/down/search/")
     add = api.post("/api/vo/services/down/cart/", {"publisher_did": FIELD_A_V}, format="json")
     for answer in (search, add):
         assert answer.status_code == 503 and answer.json()["error"] == "vo.unavailable"
-        assert "could not be reached" in answer.json()["detail"]
+        detail = answer.json()["detail"]  # the plain sentence, then the technical account, for API clients
+        assert detail.startswith("The VO service 'Down' could not be reached: nothing answers at its address "
+                                 "(the service is down). Try again later or choose another service. Detail: "
+                                 f"http://127.0.0.1:{port}/tap could not be reached or failed: ")
+        assert "Connection refused" in detail
     assert _cart(alice) == kept
 
 
@@ -236,12 +243,104 @@ def test_page_searches_and_adds_to_the_cart(browser_client, tap, alice):
     assert Dataset.objects.get(pk=_cart(alice)[0]).identifier == FIELD_A_V
 
 
+class VOPage(HTMLParser):
+    """What a person reads on the VO page: each field with the text of its <label>, the legend of its group
+    and the kinds of service the group is for; the page's text outside <details>, and inside it."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.labels: dict[str, str] = {}
+        self.fields: dict[str, dict[str, str]] = {}
+        self.text, self.folded = [], []
+        self._label: str | None = None
+        self._group: dict[str, str] = {}
+        self._in_legend = self._in_details = False
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "label":
+            self._label = found.get("for", "")
+            self.labels[self._label] = ""
+        elif tag == "fieldset":
+            self._group = {"kinds": found.get("data-kinds", ""), "legend": ""}
+        elif tag == "legend":
+            self._in_legend = True
+        elif tag == "details":
+            self._in_details = True
+        elif tag in ("input", "select") and found.get("type") != "hidden" and found.get("name"):
+            self.fields[found["name"]] = {**found, **self._group}
+
+    def handle_endtag(self, tag: str) -> None:
+        self._label = None if tag == "label" else self._label
+        self._in_legend = False if tag == "legend" else self._in_legend
+        self._in_details = False if tag == "details" else self._in_details
+        if tag == "fieldset":
+            self._group = {}
+
+    def handle_data(self, data: str) -> None:
+        (self.folded if self._in_details else self.text).append(data)
+        if self._label is not None:
+            self.labels[self._label] += data
+        if self._in_legend:
+            self._group["legend"] += data
+
+    def label(self, name: str) -> str:
+        return " ".join(self.labels.get(self.fields[name].get("id", ""), "").split())
+
+
+PYTHON_ERROR = re.compile(r"\b\w*(Error|Exception)\b|Errno|HTTPConnectionPool|Traceback")
+
+
 def test_page_shows_a_form_error_for_a_bad_query_and_for_a_service_down(browser_client):
     VOService.objects.create(name="Down", slug="down", url=f"http://127.0.0.1:{closed_port()}/tap")
     bad = browser_client.get("/vo/", {"service": "down", "dec": "north"})
     assert bad.status_code == 400 and b"dec must be a number" in bad.content
     down = browser_client.get("/vo/", {"service": "down"})
     assert down.status_code == 400 and b"could not be reached" in down.content
+
+
+UNRESOLVABLE = "could not be reached: its host name could not be looked up (no network, or a wrong address)"
+REFUSED = "could not be reached: nothing answers at its address (the service is down)"
+POLICY = ("may not be called from the portal: it, or an address it sent the portal to, is refused by the "
+          "portal's outbound-address policy")
+
+
+@pytest.mark.parametrize("kind", ["tap", "sia2", "registry"])
+@pytest.mark.parametrize("host, allow_private, reason, technical", [
+    ("127.0.0.1:{port}", True, REFUSED, "Connection refused"),
+    ("esap-vo.invalid", True, UNRESOLVABLE, "Failed to resolve 'esap-vo.invalid'"),
+    ("esap-vo.invalid", False, UNRESOLVABLE, "host cannot be resolved"),  # the policy looked it up first
+    ("127.0.0.1:{port}", False, POLICY, "127.0.0.1 is not a public address"),
+])
+def test_page_says_in_plain_words_why_a_service_failed_with_the_technical_detail_folded(
+        settings, browser_client, kind, host, allow_private, reason, technical):
+    settings.ESAP_ALLOW_PRIVATE_URLS = allow_private
+    url = f"http://{host.format(port=closed_port())}/{kind}"
+    VOService.objects.create(name="GAVO registry", slug="gone", kind=kind, url=url)
+    typed = {"ra": "83.63", "dec": "22.01", "radius": "0.1", "band_min": "4e-7", "time_max": "59500"}
+    if kind != "sia2":
+        typed = {"keywords": "crab nebula"} if kind == "registry" else {**typed, "keywords": "crab"}
+
+    answer = browser_client.get("/vo/", {"service": "gone", **typed})
+
+    assert answer.status_code == 400
+    page = VOPage(answer.content.decode())
+    said = " ".join(" ".join(page.text).split())
+    assert f"The VO service 'GAVO registry' {reason}. Try again later or choose another service." in said
+    assert not PYTHON_ERROR.search(said), PYTHON_ERROR.search(said)
+    folded = " ".join("".join(page.folded).split())
+    assert folded.startswith("Technical detail") and technical in folded and url.split("/")[2] in folded
+    assert {name: page.fields[name]["value"] for name in typed} == typed  # what was typed is kept
+
+
+def test_the_add_button_says_in_plain_words_that_the_service_went_away(browser_client, alice):
+    VOService.objects.create(name="Gone", slug="gone", url="http://esap-vo.invalid/tap")
+    page = browser_client.post("/vo/add/", {"service": "gone", "publisher_did": FIELD_A_V, "ra": "10",
+                                            "dec": "20", "radius": "0.2"}, follow=True)
+    said = " ".join(" ".join(VOPage(page.content.decode()).text).split())
+    assert f"The VO service 'Gone' {UNRESOLVABLE}. Try again later or choose another service." in said
+    assert not PYTHON_ERROR.search(said) and _cart(alice) == []
 
 
 def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
@@ -317,8 +416,9 @@ def test_fault_a_service_steering_a_search_to_a_refused_address_is_a_503_naming_
     for answer in (sync, run_async, add):
         assert answer.status_code == 503
         assert answer.json() == {"error": "vo.unavailable", "detail": (
-            f"The VO service 'Steering' failed: it (or a URL it led to) may not be called: "
-            f"{steering.refused_url} is not a public address")}
+            "The VO service 'Steering' may not be called from the portal: it, or an address it sent the portal "
+            "to, is refused by the portal's outbound-address policy. Try again later or choose another service. "
+            f"Detail: it (or a URL it led to) may not be called: {steering.refused_url} is not a public address")}
     assert steering.internal.requests == []
     assert _cart(alice) == kept
 

@@ -7,8 +7,8 @@ import requests
 
 from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget
 from staging.sources.vo import (
-    ObsCoreQuery, VOQueryError, VOServiceError, dataset_record, obscore_rows, obscore_search, registry_search,
-    resolve_this, sia2_rows, sia2_search,
+    ObsCoreQuery, URLRefused, VOQueryError, VOServiceError, dataset_record, failure_reason, obscore_rows,
+    obscore_search, registry_search, resolve_this, sia2_rows, sia2_search,
 )
 from staging.sources.vo_staging import VOSource
 from tests.servers.vo.fakes import (
@@ -124,6 +124,56 @@ def test_fault_service_down_is_a_service_error(vo_server):
 def test_fault_malformed_votable_is_a_service_error():
     with FakeMalformedVOTableServer() as fake, pytest.raises(VOServiceError, match="malformed VOTable"):
         obscore_search(f"{fake.url}/tap", ObsCoreQuery(keywords="x"))
+
+
+SEARCHES = {  # each kind of service, searched the way the portal does
+    "tap": lambda url, timeout: obscore_search(url, ObsCoreQuery(), timeout=timeout),
+    "sia2": lambda url, timeout: sia2_search(url, ObsCoreQuery(ra=83.6, dec=22.0, radius=0.1), timeout=timeout),
+    "registry": lambda url, timeout: registry_search(url, keywords="crab", timeout=timeout),
+}
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never answers."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("kind", SEARCHES)
+def test_fault_each_failure_has_a_plain_reason_and_keeps_its_technical_account(kind, silent_server):
+    def failure(url: str, timeout: float = 5) -> VOServiceError:
+        with pytest.raises(VOServiceError) as raised:
+            SEARCHES[kind](url, timeout)
+        return raised.value
+
+    port = closed_port()
+    refused, unresolvable = failure(f"http://127.0.0.1:{port}/x"), failure("http://esap-vo.invalid/x")
+    silent = failure(f"{silent_server}/x", timeout=1)
+    with FakeVOServer(b"Down for maintenance until 14:00\n(the archive)", "text/plain", status=503) as fake:
+        maintenance = failure(f"{fake.url}/x")
+    # pyvo's VOSI requests (a registry's capabilities) raise a text of their own without the cause: the
+    # session's failure is read instead ("Unable to access the capabilities endpoint at:" said nothing)
+    assert [failure_reason(error) for error in (refused, unresolvable, silent, maintenance)] == [
+        "could not be reached: nothing answers at its address (the service is down)",
+        "could not be reached: its host name could not be looked up (no network, or a wrong address)",
+        "did not answer in time (it is overloaded or down)",
+        "answered with an error (HTTP 503 Service Unavailable: Down for maintenance until 14:00)"]
+    assert f"port={port}): Failed to establish a new connection: [Errno 111] Connection refused" in str(refused)
+    assert "Failed to resolve 'esap-vo.invalid'" in str(unresolvable) and "Read timed out" in str(silent)
+    assert not any("Unable to access" in str(error) for error in (refused, unresolvable, silent, maintenance))
+
+
+def test_fault_a_refusal_of_the_outbound_policy_is_named_as_such():
+    def public_only(url: str) -> None:
+        raise ValueError(f"{url} is not a public address")
+
+    with pytest.raises(URLRefused) as raised:
+        obscore_search(f"http://127.0.0.1:{closed_port()}/tap", ObsCoreQuery(), url_policy=public_only)
+    assert failure_reason(raised.value) == ("may not be called from the portal: it, or an address it sent the "
+                                            "portal to, is refused by the portal's outbound-address policy")
 
 
 def test_fault_query_error_returned_by_the_service_is_a_query_error_with_its_reason(vo_server):
