@@ -20,16 +20,16 @@ def vo_search_page(request):
     services = vo_services.vo_service_list()
     params = {name: request.GET.get(name, "") for name in QUERY_FIELDS}
     page_number = whole_number(request.GET.get("page")) or 1
+    servicetype = request.GET.get("servicetype", "tap")
     context = {"services": services, "params": params, "slug": request.GET.get("service", ""), "result": None,
-               "registry": None, "error": "", "error_detail": "", "query_string": urlencode({**params, "service": request.GET.get(
-                   "service", "")})}
+               "registry": None, "error": "", "error_detail": "", "servicetype": servicetype,
+               "query_string": urlencode({**params, "service": request.GET.get("service", "")})}
     if context["slug"]:
         try:
             service = vo_services.vo_service_get(slug=context["slug"])
             if service.kind == VOService.Kind.REGISTRY:
                 context["registry"] = vo_services.vo_registry_search(
-                    service=service, keywords=params["keywords"],
-                    servicetype=request.GET.get("servicetype", "tap"))
+                    service=service, keywords=params["keywords"], servicetype=servicetype)
             else:
                 context["result"] = vo_services.vo_search(service=service, params=params,
                                                           page=max(page_number, 1), page_size=PAGE_SIZE)

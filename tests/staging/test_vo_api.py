@@ -332,6 +332,7 @@ def test_page_says_in_plain_words_why_a_service_failed_with_the_technical_detail
     folded = " ".join("".join(page.folded).split())
     assert folded.startswith("Technical detail") and technical in folded and url.split("/")[2] in folded
     assert {name: page.fields[name]["value"] for name in typed} == typed  # what was typed is kept
+    assert 'value="gone" data-kind="%s" selected' % kind in answer.content.decode()
 
 
 def test_the_add_button_says_in_plain_words_that_the_service_went_away(browser_client, alice):
@@ -341,6 +342,36 @@ def test_the_add_button_says_in_plain_words_that_the_service_went_away(browser_c
     said = " ".join(" ".join(VOPage(page.content.decode()).text).split())
     assert f"The VO service 'Gone' {UNRESOLVABLE}. Try again later or choose another service." in said
     assert not PYTHON_ERROR.search(said) and _cart(alice) == []
+
+
+def test_every_field_of_the_search_form_has_a_visible_label_with_its_unit_and_says_which_services_use_it(
+        client, tap, registry):
+    page = VOPage(client.get("/vo/").content.decode())
+    labels = {name: page.label(name) for name in page.fields}
+    assert labels == {
+        "service": "Service",
+        "ra": "RA degrees, ICRS (0 to 360)", "dec": "Dec degrees, ICRS (−90 to 90)", "radius": "Radius degrees",
+        "band_min": "From metres", "band_max": "To metres", "time_min": "From MJD", "time_max": "To MJD",
+        "collection": "Collection name exact", "keywords": "Keywords", "servicetype": "Kind of service"}
+    groups = {name: (" ".join(field["legend"].split()), field["kinds"]) for name, field in page.fields.items()
+              if name != "service"}
+    assert groups == {
+        "ra": ("Position (TAP and SIA2; all three or none)", "tap sia2"),
+        "dec": ("Position (TAP and SIA2; all three or none)", "tap sia2"),
+        "radius": ("Position (TAP and SIA2; all three or none)", "tap sia2"),
+        "band_min": ("Wavelength (TAP and SIA2)", "tap sia2"), "band_max": ("Wavelength (TAP and SIA2)", "tap sia2"),
+        "time_min": ("Time of observation (TAP and SIA2)", "tap sia2"),
+        "time_max": ("Time of observation (TAP and SIA2)", "tap sia2"),
+        "collection": ("Collection (TAP and SIA2)", "tap sia2"),
+        "keywords": ("Keywords (TAP: in titles and targets; registry: in service descriptions)", "tap registry"),
+        "servicetype": ("Services to list (registry)", "registry")}
+    assert 'value="fixture-rr" data-kind="registry"' in client.get("/vo/").content.decode()
+
+
+def test_a_registry_search_keeps_the_kind_of_services_asked_for(client, registry):
+    answer = client.get("/vo/", {"service": "fixture-rr", "servicetype": "sia2"})
+    assert answer.status_code == 200
+    assert '<option value="sia2" selected>' in answer.content.decode()
 
 
 def test_the_portal_vets_download_urls_with_its_ssrf_guard(settings, tmp_path):
