@@ -22,6 +22,8 @@ MESSAGES: dict[str, str] = {
     "cart.frozen": "Your cart is being checked out; it can be changed again when that checkout ends.",
     "catalogue.not_found": "No {kind} with id {id}.",
     "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",
+    "checkout.retry_cannot_fix": "Retrying this launch would fail the same way. Your cart is kept: change it "
+                                 "(another facility or profile) and check out again.",
     "checkout.not_allowed": "You may no longer launch the {what}, so this launch cannot be retried.",
     "checkout.not_cancellable": "This checkout has already ended ({state}).",
     "checkout.not_stoppable": "Only a ready launch has a server to stop (this one is {state}).",
@@ -69,6 +71,26 @@ MESSAGES: dict[str, str] = {
                        "stopped. Retry to go on from here; if it stops again, the data is too large to fetch "
                        "this way (the operators can raise ESAP_TASK_SOFT_TIME_LIMIT).",
 }
+
+# Failures a retry of the same launch meets again: the facility's configuration, an operator's to change,
+# or what the launch names gone from the catalogue. The user checks out again from the cart, which is kept.
+# Each code at any step (None), or only at the steps named: a request the hub rejects at spawning is the
+# profile it was sent, one rejected later a server gone meanwhile, which a retry spawns again.
+RETRY_CANNOT_FIX: dict[str, frozenset[str] | None] = {
+    "facility.no_token": None,
+    "facility.token_unreadable": None,
+    "facility.rejected": frozenset({"spawning"}),
+    "hub.user_missing": None,
+    "facility.missing": None,
+    "notebook.missing": None,
+}
+
+
+def retry_can_fix(code: str, *, step: str) -> bool:
+    if code not in RETRY_CANNOT_FIX:
+        return True
+    steps = RETRY_CANNOT_FIX[code]
+    return steps is not None and step not in steps
 
 
 class EsapError(Exception):

@@ -191,8 +191,8 @@ def test_a_launch_seen_becoming_ready_opens_its_notebook_once_and_back_shows_the
     notebook = f"{live_server.url}/workflows/"  # stands in for JupyterLab
     wait = WebDriverWait(browser, 20)
 
-    machine.transition(checkout.pk, source=State.EXECUTING, target=State.READY, message="Your notebook is ready.",
-                       lab_url=notebook)
+    machine.transition(checkout.pk, source=State.EXECUTING, target=State.READY,
+                       message="Your notebook is ready.", lab_url=notebook)
     wait.until(EC.url_to_be(notebook))
     browser.back()
 
@@ -203,3 +203,17 @@ def test_a_launch_seen_becoming_ready_opens_its_notebook_once_and_back_shows_the
     assert not browser.find_element(By.ID, "opening").is_displayed()
     with pytest.raises(TimeoutException):  # it does not open the notebook again
         WebDriverWait(browser, 3).until(EC.url_to_be(notebook))
+
+
+def test_a_launch_seen_failing_shows_the_failure_drawn_by_the_server(browser, live_server):
+    checkout = watching_a_launch(browser, live_server, state="spawning")
+
+    no_token = "Facility 'drills' has no API token configured; an operator must add one."
+    machine.transition(checkout.pk, source=State.SPAWNING, target=State.FAILED, message=no_token,
+                       failed_step="spawning", error_code="facility.no_token", error_message=no_token)
+
+    kept = WebDriverWait(browser, 20).until(EC.visibility_of_element_located((By.ID, "cart-kept")))
+    cart = kept.find_element(By.LINK_TEXT, "change it and check out again")
+    assert cart.get_attribute("href") == f"{live_server.url}/cart/"
+    assert "Retrying this launch would fail the same way." in browser.find_element(By.ID, "failure").text
+    assert not browser.find_elements(By.ID, "retry-form")

@@ -1,10 +1,13 @@
 """Progress as a protocol: the checkout's events as JSON, and as a server-sent event stream that ends
 with exactly one terminal event (`ready` with the URL, `failed` with the reason, `cancelled` or `stopped`)."""
 import json
+import re
 import time
 from collections.abc import Iterator
+from string import Formatter
 from typing import Any
 
+from esap.errors import MESSAGES, retry_can_fix
 from staging.checkout.states import State, TERMINAL
 from staging.models import Checkout, CheckoutEvent
 from staging.selectors import server_stop_outcome
@@ -24,14 +27,36 @@ def terminal_json(checkout: Checkout) -> dict[str, Any] | None:
     if checkout.state == State.READY:
         return {"event": "ready", "url": checkout.lab_url}
     if checkout.state == State.FAILED:
+        summary, detail = failure_parts(checkout.error_code, checkout.error_message)
         return {"event": "failed", "code": checkout.error_code, "reason": checkout.error_message,
-                "step": checkout.failed_step, "retryable": True}
+                "summary": summary, "detail": detail, "step": checkout.failed_step,
+                "retryable": retry_can_fix(checkout.error_code, step=checkout.failed_step)}
     if checkout.state == State.CANCELLED:
         return {"event": "cancelled", "reason": _cancel_message(checkout)}
     if checkout.state == State.STOPPED:
         stopped = server_stop_outcome(checkout_id=checkout.pk)
         return {"event": "stopped", "server_stopped": stopped, "reason": STOP_OUTCOMES[stopped]}
     return None
+
+
+def failure_parts(code: str, message: str) -> tuple[str, str]:
+    """A failure's stored message as its sentence for people and the remote system's own words (its
+    template's `{detail}`, e.g. the hub's answer); (message, "") when it has none."""
+    template = MESSAGES.get(code, "")
+    found = re.fullmatch(_pattern(template), message, re.DOTALL) if "{detail}" in template else None
+    if not found or not found["detail"].strip():
+        return message, ""
+    return message[:found.start("detail")].rstrip(" :;") + ".", found["detail"]
+
+
+def _pattern(template: str) -> str:
+    """The template as a regular expression: any text for each field, `{detail}` as a group."""
+    parts = []
+    for text, field, _, _ in Formatter().parse(template):
+        parts.append(re.escape(text))
+        if field is not None:
+            parts.append("(?P<detail>.*)" if field == "detail" else ".*")
+    return "".join(parts)
 
 
 def _cancel_message(checkout: Checkout) -> str:

@@ -6,7 +6,7 @@ import posixpath
 from django.db import transaction
 from django.utils import timezone
 
-from esap.errors import UserError
+from esap.errors import UserError, retry_can_fix
 from esap.identity import hub_username
 from facilities.selectors import facility_list
 from staging.checkout import hub_access, machine
@@ -36,6 +36,8 @@ def checkout_retry(*, user, pk) -> Checkout:
     checkout = checkout_get(user=user, pk=pk)
     if checkout.state != State.FAILED:
         raise UserError("checkout.not_retryable", state=checkout.state)
+    if not retry_can_fix(checkout.error_code, step=checkout.failed_step):
+        raise UserError("checkout.retry_cannot_fix")
     refused = _not_allowed(user, facility=checkout.facility, workflow=checkout.workflow)
     if refused:
         raise UserError("checkout.not_allowed", what=refused)

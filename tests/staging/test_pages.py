@@ -260,7 +260,7 @@ def test_a_production_deployment_with_open_signup_is_warned(settings):
     assert [w.id for w in warned] == ["esap.W002"] and signup_is_closed_in_production(None) == []
 
 
-def test_the_live_launch_page_is_announced_and_follows_a_cancel():
+def test_the_live_launch_page_is_announced():
     from staging.models import Checkout
 
     alice = make_user("alice")
@@ -273,13 +273,6 @@ def test_the_live_launch_page_is_announced_and_follows_a_cancel():
 
     assert '<ol id="events" aria-live="polite">' in html
     assert 'id="state" aria-live="polite"' in html
-    script = html[html.index("<script>"):]
-    assert 'p.setAttribute("role", "alert")' in script  # the failure box the script draws
-    cancelled = script[script.index('addEventListener("cancelled"'):]
-    cancelled = cancelled[:cancelled.index("});")]
-    assert 'state.className = "state-cancelled"' in cancelled
-    assert 'state.textContent = "cancelled"' in cancelled and "terminal.replaceChildren(p)" in cancelled
-    assert 'getElementById("cancel-form")?.remove()' in cancelled
 
 
 def test_the_failure_box_is_an_alert_and_a_cancelled_launch_says_so():
@@ -293,8 +286,65 @@ def test_the_failure_box_is_an_alert_and_a_cancelled_launch_says_so():
     client = Client()
     client.force_login(alice)
 
-    assert '<p class="errorbox" id="failure" role="alert">' in client.get(f"/checkouts/{failed.pk}/").content.decode()
+    failure_page = client.get(f"/checkouts/{failed.pk}/").content.decode()
+    assert '<div class="errorbox" id="failure" role="alert">' in failure_page
     assert "Cancelled by the user." in client.get(f"/checkouts/{cancelled.pk}/").content.decode()
+
+
+SPAWN_FAILED = ("Your server could not be started: Spawn failed: HTTP 500: error (single-user server for "
+                "alice:esap-308a5dc39017 exited with status 3 during startup)")
+PROFILE_REJECTED = ("The facility's JupyterHub rejected the request: POST /hub/api/users/alice/servers/"
+                    "esap-26b7b36e13c3: 400 Unknown profile 'nonexistent'")
+
+
+def failed_launch(user, *, code: str, message: str, step: str = "spawning"):
+    from staging.models import Checkout
+
+    return Checkout.objects.create(user=user, state="failed", facility=make_facility(),
+                                   workflow_title="Analysis", facility_slug="local-drills", profile_slug="exits",
+                                   failed_step=step, error_code=code, error_message=message)
+
+
+def test_a_failure_says_what_happened_the_hubs_words_under_details_and_that_the_cart_is_kept(alice_client):
+    failed = failed_launch(User.objects.get(username="alice"), code="spawn.failed", message=SPAWN_FAILED)
+
+    html = alice_client.get(f"/checkouts/{failed.pk}/").content.decode()
+
+    failure = html[html.index('id="failure"'):html.index("</div>", html.index('id="failure"'))]
+    assert "<p>Your server could not be started.</p>" in failure
+    assert ("<details><summary>Details</summary><p>Spawn failed: HTTP 500: error (single-user server for "
+            "alice:esap-308a5dc39017 exited with status 3 during startup)</p></details>") in failure
+    assert 'Your cart is kept — you can <a href="/cart/">change it and check out again</a>.' in html
+    assert 'id="retry-form"' in html
+
+
+@pytest.mark.parametrize("code, message", [
+    ("facility.no_token", "Facility 'swan' has no API token configured; an operator must add one."),
+    ("facility.rejected", PROFILE_REJECTED),
+])
+def test_a_failure_a_retry_cannot_fix_offers_none_and_refuses_one(alice_client, code, message):
+    failed = failed_launch(User.objects.get(username="alice"), code=code, message=message)
+
+    html = alice_client.get(f"/checkouts/{failed.pk}/").content.decode()
+    terminal = alice_client.get(f"/api/checkouts/{failed.pk}/events/").json()["terminal"]
+    retried = alice_client.post(f"/checkouts/{failed.pk}/retry/", follow=True).content.decode()
+
+    assert 'id="retry-form"' not in html and "Retrying this launch would fail the same way." in html
+    assert 'href="/cart/"' in html
+    assert terminal["retryable"] is False
+    assert "Retrying this launch would fail the same way. Your cart is kept" in retried
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+
+
+def test_a_request_the_hub_rejects_after_spawning_can_be_retried(alice_client):
+    # a server gone between two steps: the retry spawns it again
+    failed = failed_launch(User.objects.get(username="alice"), code="facility.rejected", step="uploading",
+                           message="The facility's JupyterHub rejected the request: 404 Not Found")
+
+    html = alice_client.get(f"/checkouts/{failed.pk}/").content.decode()
+
+    assert 'id="retry-form"' in html and "<p>The facility&#x27;s JupyterHub rejected the request.</p>" in html
 
 
 def test_repeated_row_buttons_name_their_row(alice_client):

@@ -89,11 +89,12 @@ def test_kernel_error_in_a_first_cell_leaves_server_and_notebook_to_inspect(laun
 
 def test_retry_resumes_from_the_failed_step_once_the_cause_is_fixed(launch_env, hub_facility):
     user = make_user()
-    facility = hub_facility(token="")
+    facility = hub_facility(hub_url=f"http://127.0.0.1:{closed_port()}")
     failed = wait_for(launch(user, facility=facility))
-    assert_failed_and_cart_restored(failed, step="spawning", code="facility.no_token", reason="no API token")
+    assert_failed_and_cart_restored(failed, step="spawning", code="facility.unavailable",
+                                    reason="could not be reached")
 
-    facility.api_token = launch_env.service_token
+    facility.hub_url = launch_env.url
     facility.save()
     api = APIClient()
     api.force_authenticate(user)
@@ -164,6 +165,21 @@ def test_a_retry_after_a_cell_timed_out_runs_the_cells_on_a_fresh_kernel(jupyter
     assert checkout.state == "ready", checkout.error_message
     assert checkout.kernel_id != failed.kernel_id
     hub_client(jupyterhub).stop_server(checkout.hub_username, checkout.server_name)
+
+
+def test_a_failure_of_the_facilitys_configuration_is_not_retried_the_cart_is_checked_out_again(
+        launch_env, hub_facility):
+    user = make_user()
+    failed = wait_for(launch(user, facility=hub_facility(token="")))
+    api = APIClient()
+    api.force_authenticate(user)
+
+    response = api.post(f"/api/checkouts/{failed.pk}/retry/")
+
+    assert response.status_code == 400 and response.json()["error"] == "checkout.retry_cannot_fix"
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+    assert_failed_and_cart_restored(failed, step="spawning", code="facility.no_token", reason="no API token")
 
 
 def test_only_a_failed_checkout_can_be_retried(launch_env, hub_facility):
