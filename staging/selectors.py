@@ -1,7 +1,9 @@
 """Reads of datasets, carts and checkouts. Every cart/checkout read is scoped to its owner."""
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from esap.search import full_text_search
+from facilities.models import ServerProfile
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent, Dataset
 
 
@@ -23,6 +25,15 @@ def cart_items(*, cart: Cart) -> QuerySet[CartItem]:
 
 def checkout_list(*, user) -> QuerySet[Checkout]:
     return Checkout.objects.filter(user=user)
+
+
+def checkouts_named(checkouts: QuerySet[Checkout]) -> QuerySet[Checkout]:
+    """With `facility_name` and `profile_name`, the names the user chose them by, while the facility and
+    its profile exist; else the slugs recorded at checkout."""
+    profile = ServerProfile.objects.filter(facility_id=OuterRef("facility_id"), slug=OuterRef("profile_slug"))
+    return checkouts.annotate(
+        facility_name=Coalesce("facility__name", "facility_slug"),
+        profile_name=Coalesce(Subquery(profile.values("display_name")[:1]), "profile_slug"))
 
 
 def checkout_get(*, user, pk) -> Checkout:

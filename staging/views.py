@@ -189,20 +189,22 @@ def _cart_choices_save(request) -> list[str]:
 
 @login_required
 def checkout_list_page(request):
-    page = Paginator(selectors.checkout_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    checkouts = selectors.checkouts_named(selectors.checkout_list(user=request.user))
+    page = Paginator(checkouts, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "staging/checkouts.html", {"page": page})
 
 
-def _own_checkout(request, pk):
+def _own_checkout(request, pk, *, named: bool = False):
+    checkouts = selectors.checkout_list(user=request.user)
     try:
-        return selectors.checkout_get(user=request.user, pk=pk)
+        return (selectors.checkouts_named(checkouts) if named else checkouts).get(pk=pk)
     except ObjectDoesNotExist:
         raise Http404("No such checkout.") from None
 
 
 @login_required
 def checkout_page(request, pk):
-    checkout = _own_checkout(request, pk)
+    checkout = _own_checkout(request, pk, named=True)
     terminal = terminal_json(checkout)
     return render(request, "staging/checkout.html", {
         "checkout": checkout, "events": checkout.events.all(), "terminal": terminal,
@@ -290,7 +292,7 @@ def launch_link_page(request):
 
 @login_required
 def checkout_receipt_page(request, pk):
-    checkout = _own_checkout(request, pk)
+    checkout = _own_checkout(request, pk, named=True)
     # offered only if it would work for this user: the workflow, a dataset or the facility may be gone
     cannot_launch_again = launch_links.launch_again_problem(checkout, user=request.user)
     launch_again = "" if cannot_launch_again else launch_links.launch_link_for_checkout(checkout)

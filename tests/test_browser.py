@@ -201,6 +201,7 @@ def test_a_launch_seen_becoming_ready_opens_its_notebook_once_and_back_shows_the
     assert browser.find_element(By.LINK_TEXT, "Receipt").is_displayed()
     assert not browser.find_elements(By.ID, "cancel-form")
     assert not browser.find_element(By.ID, "opening").is_displayed()
+    assert browser.find_element(By.ID, "heading").text == "Ready: Light curve summary"
     with pytest.raises(TimeoutException):  # it does not open the notebook again
         WebDriverWait(browser, 3).until(EC.url_to_be(notebook))
 
@@ -217,3 +218,4 @@ def test_a_launch_seen_failing_shows_the_failure_drawn_by_the_server(browser, li
     assert cart.get_attribute("href") == f"{live_server.url}/cart/"
     assert "Retrying this launch would fail the same way." in browser.find_element(By.ID, "failure").text
     assert not browser.find_elements(By.ID, "retry-form")
+    assert browser.find_element(By.ID, "heading").text == "Failed: Light curve summary"

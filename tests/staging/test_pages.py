@@ -497,3 +497,39 @@ def test_datasets_found_from_the_home_page_can_be_added_there_or_looked_up(alice
     assert 'aria-label="Add Crab spectrum to the cart"' in home
     assert 'aria-label="Add Crab light curve' not in home
     assert home.count("In your cart") == 1
+
+
+@pytest.mark.parametrize("state, heading", [
+    ("spawning", "Launching Analysis"), ("ready", "Ready: Analysis"), ("failed", "Failed: Analysis"),
+    ("cancelled", "Cancelled: Analysis"), ("stopped", "Stopped: Analysis"),
+])
+def test_a_launchs_page_is_headed_by_its_state(alice_client, state, heading):
+    from staging.models import Checkout
+
+    checkout = Checkout.objects.create(user=User.objects.get(username="alice"), state=state,
+                                       facility=make_facility(), workflow_title="Analysis")
+
+    assert f'<h1 id="heading">{heading}</h1>' in alice_client.get(f"/checkouts/{checkout.pk}/").content.decode()
+
+
+def test_launch_pages_name_the_facility_and_profile_as_the_user_chose_them_the_receipt_its_slugs_too(
+        alice_client):
+    from facilities.models import ServerProfile
+    from staging.models import Checkout
+
+    alice, local = User.objects.get(username="alice"), make_facility("local", name="Local JupyterHub")
+    ServerProfile.objects.filter(facility=local, slug="small").update(display_name="Small server")
+    launched = Checkout.objects.create(user=alice, state="ready", facility=local, workflow_title="Analysis",
+                                       facility_slug="local", profile_slug="small")
+    gone = Checkout.objects.create(user=alice, state="stopped", facility=None, workflow_title="Old analysis",
+                                   facility_slug="swan", profile_slug="large")
+
+    page = alice_client.get(f"/checkouts/{launched.pk}/").content.decode()
+    launches = alice_client.get("/checkouts/").content.decode()
+    receipt = alice_client.get(f"/checkouts/{launched.pk}/receipt/").content.decode()
+    gone_receipt = alice_client.get(f"/checkouts/{gone.pk}/receipt/").content.decode()
+
+    assert "on Local JupyterHub — Small server" in page
+    assert "<td>Local JupyterHub — Small server</td>" in launches and "<td>swan — large</td>" in launches
+    assert "Local JupyterHub — Small server · <code>local/small</code>" in receipt
+    assert "swan — large · <code>swan/large</code>" in gone_receipt
