@@ -22,8 +22,8 @@ MESSAGES: dict[str, str] = {
     "cart.frozen": "Your cart is being checked out; it can be changed again when that checkout ends.",
     "catalogue.not_found": "No {kind} with id {id}.",
     "checkout.not_retryable": "Only a failed checkout can be retried (this one is {state}).",
-    "checkout.retry_cannot_fix": "Retrying this launch would fail the same way. Your cart is kept: change it "
-                                 "(another facility or profile) and check out again.",
+    "checkout.retry_cannot_fix": "The facility or workflow of this launch is gone, so it cannot be retried. Your "
+                                 "cart is kept: change it and check out again.",
     "checkout.not_allowed": "You may no longer launch the {what}, so this launch cannot be retried.",
     "checkout.not_cancellable": "This checkout has already ended ({state}).",
     "checkout.not_stoppable": "Only a ready launch has a server to stop (this one is {state}).",
@@ -72,25 +72,29 @@ MESSAGES: dict[str, str] = {
                        "this way (the operators can raise ESAP_TASK_SOFT_TIME_LIMIT).",
 }
 
-# Failures a retry of the same launch meets again: the facility's configuration, an operator's to change,
-# or what the launch names gone from the catalogue. The user checks out again from the cart, which is kept.
-# Each code at any step (None), or only at the steps named: a request the hub rejects at spawning is the
-# profile it was sent, one rejected later a server gone meanwhile, which a retry spawns again.
-RETRY_CANNOT_FIX: dict[str, frozenset[str] | None] = {
+# Failures only the facility's operators can mend (its configuration). A retry is still offered: once they
+# have mended it, the retry goes on from the failed step. Each code at any step (None), or only at the
+# steps named: a request the hub rejects at spawning is the profile it was sent, one rejected later a
+# server gone meanwhile, which a retry spawns again.
+NEEDS_AN_OPERATOR: dict[str, frozenset[str] | None] = {
     "facility.no_token": None,
     "facility.token_unreadable": None,
     "facility.rejected": frozenset({"spawning"}),
     "hub.user_missing": None,
-    "facility.missing": None,
-    "notebook.missing": None,
 }
+# What the launch names is gone from the catalogue: no retry can bring it back; the cart is checked out again.
+CANNOT_BE_RETRIED = frozenset({"facility.missing", "notebook.missing"})
 
 
 def retry_can_fix(code: str, *, step: str) -> bool:
-    if code not in RETRY_CANNOT_FIX:
-        return True
-    steps = RETRY_CANNOT_FIX[code]
-    return steps is not None and step not in steps
+    return code not in CANNOT_BE_RETRIED
+
+
+def needs_an_operator(code: str, *, step: str) -> bool:
+    if code not in NEEDS_AN_OPERATOR:
+        return False
+    steps = NEEDS_AN_OPERATOR[code]
+    return steps is None or step in steps
 
 
 class EsapError(Exception):

@@ -322,17 +322,26 @@ def test_a_failure_says_what_happened_the_hubs_words_under_details_and_that_the_
     ("facility.no_token", "Facility 'swan' has no API token configured; an operator must add one."),
     ("facility.rejected", PROFILE_REJECTED),
 ])
-def test_a_failure_a_retry_cannot_fix_offers_none_and_refuses_one(alice_client, code, message):
+def test_a_failure_only_operators_can_mend_says_so_and_still_offers_the_retry(alice_client, code, message):
     failed = failed_launch(User.objects.get(username="alice"), code=code, message=message)
 
     html = alice_client.get(f"/checkouts/{failed.pk}/").content.decode()
     terminal = alice_client.get(f"/api/checkouts/{failed.pk}/events/").json()["terminal"]
+
+    assert "This needs the facility's operators: once they have mended it, Retry goes on from here." in html
+    assert 'id="retry-form"' in html and 'href="/cart/"' in html
+    assert (terminal["retryable"], terminal["needs_operator"]) == (True, True)
+
+
+def test_a_launch_whose_facility_is_gone_offers_no_retry_and_refuses_one(alice_client):
+    failed = failed_launch(User.objects.get(username="alice"), code="facility.missing",
+                           message="The facility of this checkout no longer exists in the catalogue.")
+
+    html = alice_client.get(f"/checkouts/{failed.pk}/").content.decode()
     retried = alice_client.post(f"/checkouts/{failed.pk}/retry/", follow=True).content.decode()
 
-    assert 'id="retry-form"' not in html and "Retrying this launch would fail the same way." in html
-    assert 'href="/cart/"' in html
-    assert terminal["retryable"] is False
-    assert "Retrying this launch would fail the same way. Your cart is kept" in retried
+    assert 'id="retry-form"' not in html and "so it cannot be retried" in html
+    assert "The facility or workflow of this launch is gone, so it cannot be retried. Your cart is kept" in retried
     failed.refresh_from_db()
     assert failed.state == "failed"
 

@@ -167,19 +167,23 @@ def test_a_retry_after_a_cell_timed_out_runs_the_cells_on_a_fresh_kernel(jupyter
     hub_client(jupyterhub).stop_server(checkout.hub_username, checkout.server_name)
 
 
-def test_a_failure_of_the_facilitys_configuration_is_not_retried_the_cart_is_checked_out_again(
+def test_a_failure_of_the_facilitys_configuration_says_operators_must_mend_it_and_retry_goes_on_once_they_have(
         launch_env, hub_facility):
     user = make_user()
-    failed = wait_for(launch(user, facility=hub_facility(token="")))
+    facility = hub_facility(token="")
+    failed = wait_for(launch(user, facility=facility))
+    assert_failed_and_cart_restored(failed, step="spawning", code="facility.no_token", reason="no API token")
     api = APIClient()
     api.force_authenticate(user)
+    terminal = api.get(f"/api/checkouts/{failed.pk}/events/").json()["terminal"]
+    assert (terminal["retryable"], terminal["needs_operator"]) == (True, True)
 
-    response = api.post(f"/api/checkouts/{failed.pk}/retry/")
+    facility.api_token = launch_env.service_token  # the operator enters the token
+    facility.save()
+    assert api.post(f"/api/checkouts/{failed.pk}/retry/").status_code == 202
 
-    assert response.status_code == 400 and response.json()["error"] == "checkout.retry_cannot_fix"
-    failed.refresh_from_db()
-    assert failed.state == "failed"
-    assert_failed_and_cart_restored(failed, step="spawning", code="facility.no_token", reason="no API token")
+    assert wait_for(failed).state == "ready"
+    checkout_stop(user=user, pk=failed.pk)
 
 
 def test_only_a_failed_checkout_can_be_retried(launch_env, hub_facility):
