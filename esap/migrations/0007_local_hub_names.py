@@ -8,35 +8,39 @@ from esap.identity import hub_name_candidates
 
 
 def record_names_given(apps, schema_editor) -> None:
-    """Keeps the hub user of everyone who launched on a facility without an identity provider: the name
-    their launches there recorded, where it is still the one the rule gives them (others, from before a
-    rule change or from an identity provider removed since, would not have been given again). Eight hex
-    digits can collide: of users sharing a name, the first to launch as it keeps it and the others get
-    the next free name, each printed for operators (the hub user's files are then the first one's)."""
+    """Keeps the hub users of everyone who launched on a facility without an identity provider: each user
+    keeps the name of their first launch there (whatever rule gave it: the hub user holds their files),
+    and every other name a launch used is kept from anyone else (held by no user), so no later user is
+    ever given a hub user that served someone. Eight hex digits can collide: of users sharing a name, the
+    first to launch as it keeps it and the others get the next free name, each printed for operators."""
     Checkout = apps.get_model("staging", "Checkout")
     LocalHubName = apps.get_model("esap", "LocalHubName")
     username_field = f"user__{get_user_model().USERNAME_FIELD}"
     launches = (Checkout.objects.filter(facility__identity_provider="").exclude(hub_username="")
                 .values("user_id", username_field, "hub_username").annotate(first=Min("created_at"))
                 .order_by("first", "user_id"))
-    holders: dict[str, str] = {}
+    holders: dict[str, int | None] = {}
     names: dict[int, str] = {}
-    later: list[tuple[int, str, str]] = []
+    shared: list[tuple[int, str, str]] = []
     for launch in launches:
-        name, username = launch["hub_username"], launch[username_field]
-        if name != next(hub_name_candidates(username)):
-            continue
+        user_id, name = launch["user_id"], launch["hub_username"]
         if name in holders:
-            later.append((launch["user_id"], username, name))
+            if holders[name] != user_id and user_id not in names:
+                shared.append((user_id, launch[username_field], name))
+        elif user_id in names:
+            holders[name] = None  # a second name this user launched as: nobody else's from now on
         else:
-            holders[name], names[launch["user_id"]] = username, name
-    for user_id, username, shared in later:
+            holders[name], names[user_id] = user_id, name
+    usernames = {user_id: username for user_id, username, _ in shared}
+    for user_id, username, name in shared:
+        if user_id in names:
+            continue
         names[user_id] = next(c for c in hub_name_candidates(username) if c not in holders)
-        holders[names[user_id]] = username
-        print(f"\n  hub user {shared!r} served two portal users: {holders[shared]!r}, who launched as it "
-              f"first, keeps it; {username!r} now launches as {names[user_id]!r}", end="")
+        holders[names[user_id]] = user_id
+        print(f"\n  hub user {name!r} served two portal users: the one who launched as it first keeps it; "
+              f"{usernames[user_id]!r} now launches as {names[user_id]!r}", end="")
     LocalHubName.objects.bulk_create(
-        [LocalHubName(user_id=user_id, name=name) for user_id, name in names.items()], batch_size=1000)
+        [LocalHubName(user_id=user_id, name=name) for name, user_id in holders.items()], batch_size=1000)
 
 
 class Migration(migrations.Migration):

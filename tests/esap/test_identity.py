@@ -281,21 +281,25 @@ def test_the_upgrade_keeps_the_hub_names_given_and_the_first_of_two_users_sharin
     launched_before(victim, local, "ann-lee-973364e7", days_ago=10)
     launched_before(sso_user, sso, "carol", days_ago=30)
     launched_before(before_989b4aa, local, "run-20240115", days_ago=30)
+    launched_before(before_989b4aa, local, f"run-20240115-{sha256_8('run-20240115')}", days_ago=5)
     Facility.objects.filter(pk=sso.pk).update(identity_provider=PROVIDER_ID)
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate([after])
 
-    assert dict(LocalHubName.objects.values_list("user__username", "name")) == {
+    assert dict(LocalHubName.objects.exclude(user=None).values_list("user__username", "name")) == {
         "aNn-LEe..": "ann-lee-973364e7",  # launched as it first, though the other user is older
         "Ann-LEe-....": "ann-lee-973364e79be1e4d6",
+        "run-20240115": "run-20240115",  # the hub user holding its files, though today's rule suffixes it
     }
-    assert "'aNn-LEe..', who launched as it first, keeps it; 'Ann-LEe-....' now launches as " \
-           "'ann-lee-973364e79be1e4d6'" in capsys.readouterr().out
-    # The others get the name the rule gives them at their next launch, as they would have before.
+    # A second name a user launched as served them: it is nobody's to be given from now on.
+    assert list(LocalHubName.objects.filter(user=None).values_list("name", flat=True)) == [
+        f"run-20240115-{sha256_8('run-20240115')}"]
+    assert "'Ann-LEe-....' now launches as 'ann-lee-973364e79be1e4d6'" in capsys.readouterr().out
+    # The others get the name the rule gives them at their first launch, as they would have before.
     assert [local_hub_username(user) for user in (sso_user, before_989b4aa, idle)] == [
-        "carol", f"run-20240115-{sha256_8('run-20240115')}", "dave"]
+        "carol", "run-20240115", "dave"]
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
