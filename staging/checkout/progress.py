@@ -61,8 +61,9 @@ def _pattern(template: str) -> str:
 
 
 def _cancel_message(checkout: Checkout) -> str:
-    """Who cancelled it, as its cancel event says: the user, or an operator."""
-    events = checkout.events.filter(phase=State.CANCELLED).order_by("-pk")
+    """Who cancelled it, as its cancel event says: the user, or an operator (the first event of the phase:
+    the server's stop records its outcome in the same phase afterwards)."""
+    events = checkout.events.filter(phase=State.CANCELLED).order_by("pk")
     return events.values_list("message", flat=True).first() or "Cancelled."
 
 

@@ -122,6 +122,10 @@ def test_launches_under_way_are_cancelled_and_those_already_over_are_named():
     assert set(Checkout.objects.filter(user=user).values_list("state", flat=True)) == {"cancelled", "stopped"}
     assert "<strong>cancelled</strong> — Cancelled by an operator." in page_of(spawning)
     assert "Cancelled by the user." not in page_of(spawning)
+    machine.record(spawning.pk, phase="cancelled", message="Server esap-1 stopped on busy.",
+                   data={"server_stopped": True})  # as the stop task records its outcome afterwards
+    closing = page_of(spawning)
+    assert '<p id="cancelled">Cancelled by an operator.' in closing
     assert not over.events.filter(data__has_key="operator").exists()
 
 
