@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from esap.account import mail_is_sent, may_email
 from staging.checkout import machine
+from staging.checkout.services import retry_refusal
 from staging.checkout.states import State
 from staging.models import Checkout
 
@@ -107,9 +108,11 @@ def _message(checkout: Checkout, took: float) -> tuple[str, str]:
     # One line: Django refuses a header with a newline, and that mail would be lost rather than retried.
     title = " ".join(checkout.workflow_title.split())[:120]
     ready = checkout.state == State.READY
+    refusal = None if ready else retry_refusal(checkout)
     subject = f"{'Your notebook is ready' if ready else 'Your launch failed'}: {title}"
     body = render_to_string("email/launch_ended.txt", {
         "checkout": checkout, "title": title, "ready": ready, "minutes": max(1, round(took / 60)),
+        "retry_refused": refusal.message if refusal else "",
         "page": settings.ESAP_PUBLIC_URL + reverse("checkout-detail", args=[checkout.pk]),
         "settings_page": settings.ESAP_PUBLIC_URL + reverse("account-tokens"),
     })

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from string import Formatter
 from typing import Any
 
-from esap.errors import MESSAGES, needs_an_operator, retry_can_fix
+from esap.errors import MESSAGES, needs_an_operator
+from staging.checkout.services import retry_refusal
 from staging.checkout.states import State, TERMINAL
 from staging.models import Checkout, CheckoutEvent
 from staging.selectors import server_stop_outcome
@@ -28,9 +29,10 @@ def terminal_json(checkout: Checkout) -> dict[str, Any] | None:
         return {"event": "ready", "url": checkout.lab_url}
     if checkout.state == State.FAILED:
         summary, detail = failure_parts(checkout.error_code, checkout.error_message)
+        refusal = retry_refusal(checkout)
         return {"event": "failed", "code": checkout.error_code, "reason": checkout.error_message,
                 "summary": summary, "detail": detail, "step": checkout.failed_step,
-                "retryable": retry_can_fix(checkout.error_code, step=checkout.failed_step),
+                "retryable": refusal is None, "retry_refused": refusal.message if refusal else "",
                 "needs_operator": needs_an_operator(checkout.error_code, step=checkout.failed_step)}
     if checkout.state == State.CANCELLED:
         return {"event": "cancelled", "reason": _cancel_message(checkout)}

@@ -36,11 +36,8 @@ def checkout_retry(*, user, pk) -> Checkout:
     checkout = checkout_get(user=user, pk=pk)
     if checkout.state != State.FAILED:
         raise UserError("checkout.not_retryable", state=checkout.state)
-    if not retry_can_fix(checkout.error_code, step=checkout.failed_step):
-        raise UserError("checkout.retry_cannot_fix")
-    refused = _not_allowed(user, facility=checkout.facility, workflow=checkout.workflow)
-    if refused:
-        raise UserError("checkout.not_allowed", what=refused)
+    if refusal := retry_refusal(checkout):
+        raise refusal
     step = _resume_step(checkout.failed_step)
     with transaction.atomic():
         moved = machine.transition(
@@ -143,6 +140,16 @@ def _check_ready_for_checkout(cart: Cart) -> None:
     refused = _not_allowed(cart.user, facility=cart.facility, workflow=cart.workflow)
     if refused:
         raise UserError("cart.not_allowed", what=refused)
+
+
+def retry_refusal(checkout: Checkout) -> UserError | None:
+    """Why a retry of this failed launch by its user would be refused, or None: what it names is gone from
+    the catalogue, or no longer the user's to launch (a group left, a workflow withdrawn by a harvest)."""
+    if not retry_can_fix(checkout.error_code, step=checkout.failed_step):
+        return UserError("checkout.retry_cannot_fix")
+    if refused := _not_allowed(checkout.user, facility=checkout.facility, workflow=checkout.workflow):
+        return UserError("checkout.not_allowed", what=refused)
+    return None
 
 
 def _not_allowed(user, *, facility, workflow) -> str:

@@ -333,6 +333,25 @@ def test_a_failure_only_operators_can_mend_says_so_and_still_offers_the_retry(al
     assert (terminal["retryable"], terminal["needs_operator"]) == (True, True)
 
 
+def test_a_launch_whose_workflow_a_harvest_withdrew_offers_no_retry_and_says_why(alice_client):
+    from django.utils import timezone
+    from django.utils.html import escape
+
+    alice = User.objects.get(username="alice")
+    failed = failed_launch(alice, code="spawn.failed", message=SPAWN_FAILED)
+    failed.workflow = make_workflow()
+    failed.save()
+    type(failed.workflow).objects.filter(pk=failed.workflow.pk).update(withdrawn_at=timezone.now())
+
+    html = alice_client.get(f"/checkouts/{failed.pk}/").content.decode()
+    terminal = alice_client.get(f"/api/checkouts/{failed.pk}/events/").json()["terminal"]
+
+    assert 'id="retry-form"' not in html
+    assert terminal["retryable"] is False
+    assert "so this launch cannot be retried" in terminal["retry_refused"]
+    assert escape(terminal["retry_refused"]) in html
+
+
 def test_a_launch_whose_facility_is_gone_offers_no_retry_and_refuses_one(alice_client):
     failed = failed_launch(User.objects.get(username="alice"), code="facility.missing",
                            message="The facility of this checkout no longer exists in the catalogue.")

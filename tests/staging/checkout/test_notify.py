@@ -221,3 +221,15 @@ def test_a_deployment_that_sends_mail_with_links_to_this_machine_is_warned(setti
     settings.ESAP_PUBLIC_URL = "https://esap.example.org"
 
     assert [w.id for w in warned] == ["esap.W001"] and public_url_is_set(None) == []
+
+
+@pytest.mark.django_db
+def test_a_failed_launch_that_cannot_be_retried_is_told_why_instead_of_to_retry(smtp_settings, mail_server):
+    checkout = ended(user_with_address("noretry"), took=timedelta(minutes=20), state="failed")
+    Checkout.objects.filter(pk=checkout.pk).update(error_code="facility.missing")
+
+    assert announce_end(checkout.pk) == "sent"
+
+    [mail] = mail_server.to("noretry@example.org")
+    assert "The facility or workflow of this launch is gone, so it cannot be retried." in mail.get_content()
+    assert "Retry from the failed step" not in mail.get_content()
