@@ -27,6 +27,8 @@ MESSAGES: dict[str, str] = {
     "checkout.not_allowed": "You may no longer launch the {what}, so this launch cannot be retried.",
     "checkout.not_cancellable": "This checkout has already ended ({state}).",
     "checkout.not_stoppable": "Only a ready launch has a server to stop (this one is {state}).",
+    "checkout.forget_live": "This launch is {state}: stop it first; only an ended launch's server can be "
+                            "recorded as gone with its hub.",
     "checkout.no_server": "Only a ready launch has a server to fetch its notebook from (this one is {state}).",
     "checkout.stale_state": "The checkout moved on to {actual} while {expected} was expected.",
     "facility.no_token": "Facility {facility!r} has no API token configured; an operator must add one.",

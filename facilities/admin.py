@@ -61,7 +61,8 @@ class FacilityAdmin(admin.ModelAdmin):
 
 def _why_kept(launch) -> str:
     """Which launch keeps a facility, and what must happen before the facility can go."""
-    return f"{_what_keeps(launch)}; or select it under Checkouts and use 'Stop selected launches'"
+    return (f"{_what_keeps(launch)}; or select it under Checkouts and use 'Stop selected launches' (if the "
+            "hub is gone for good, then 'Record the servers of selected launches as gone with their hub')")
 
 
 def _what_keeps(launch) -> str:

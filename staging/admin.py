@@ -3,7 +3,7 @@ from django.contrib.auth import get_permission_codename
 
 from esap.admin_forms import KeepsSecretsForm, write_only_secret
 from esap.errors import UserError
-from staging.checkout.services import checkout_end_by_operator
+from staging.checkout.services import checkout_end_by_operator, checkout_forget_server_by_operator
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset, VOService
 
 
@@ -42,7 +42,7 @@ class CheckoutAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "state", "facility_slug", "profile_slug", "workflow_title", "created_at"]
     list_filter = ["state", "facility_slug"]
     inlines = [CheckoutEventInline]
-    actions = ["stop_launches"]
+    actions = ["stop_launches", "forget_servers"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -63,6 +63,25 @@ class CheckoutAdmin(admin.ModelAdmin):
         for outcome, (head, level) in _REPORTS.items():
             if lines := outcomes[outcome]:
                 self.message_user(request, head.format(count=len(lines)) + _listed(lines) + ".", level)
+
+
+    @admin.action(description="Record the servers of selected launches as gone with their hub",
+                  permissions=["stop"])
+    def forget_servers(self, request, queryset) -> None:
+        """For a hub that is gone for good: its launches' servers cannot be stopped, and they would keep
+        their facility from being deleted for ever."""
+        forgotten, refused = [], []
+        for launch in queryset.select_related("user"):
+            try:
+                checkout_forget_server_by_operator(operator=request.user, pk=launch.pk)
+                forgotten.append(f"{launch.pk} of {launch.user}")
+            except UserError as error:
+                refused.append(f"{launch.pk} of {launch.user}: {error.message}")
+        if forgotten:
+            self.message_user(request, f"Recorded {len(forgotten)} servers as gone: {_listed(forgotten)}.",
+                              messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{len(refused)} not recorded: {_listed(refused)}.", messages.ERROR)
 
 
 _REPORTS = {"ended": ("Ended {count} launches; their servers are being stopped: ", messages.SUCCESS),

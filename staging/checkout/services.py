@@ -85,6 +85,24 @@ def checkout_end_by_operator(*, operator, pk) -> Checkout:
     return Checkout.objects.get(pk=pk)
 
 
+def checkout_forget_server_by_operator(*, operator, pk) -> Checkout:
+    """An operator records that a launch's server went with its hub (decommissioned, unreachable for good):
+    the portal stops trying to stop it, and the facility can be deleted. Only for a launch that has ended
+    or failed: a failed one is cancelled on the way. One under way or ready is stopped first."""
+    checkout = Checkout.objects.get(pk=pk)
+    data = {"operator": operator.get_username(), "server_stopped": True, "forgotten": True}
+    message = f"An operator recorded that server {checkout.server_name} is gone with its hub."
+    if checkout.state == State.FAILED:
+        if not machine.transition(checkout.pk, source=State.FAILED, target=State.CANCELLED, message=message,
+                                  data=data):
+            raise UserError("checkout.not_cancellable", state=_state_now(checkout))
+    elif checkout.state in SERVER_TO_STOP:
+        machine.record(checkout.pk, phase=State(checkout.state), message=message, data=data)
+    else:
+        raise UserError("checkout.forget_live", state=checkout.state)
+    return Checkout.objects.get(pk=pk)
+
+
 def _cancel(checkout: Checkout, *, by: str, data: dict | None = None) -> None:
     if checkout.state in TERMINAL - {State.FAILED}:
         raise UserError("checkout.not_cancellable", state=checkout.state)

@@ -29,8 +29,8 @@ def operator(*permissions: str) -> Client:
     return client
 
 
-def stop(client: Client, *launches: Checkout):
-    return client.post(CHANGELIST, {"action": ACTION, "_selected_action": [str(c.pk) for c in launches]},
+def stop(client: Client, *launches: Checkout, action: str = ACTION):
+    return client.post(CHANGELIST, {"action": action, "_selected_action": [str(c.pk) for c in launches]},
                        follow=True)
 
 
@@ -143,3 +143,44 @@ def test_a_staff_user_without_the_change_permission_cannot_stop_launches():
     assert launch.state == "spawning" and not launch.events.exists()
     with_change = operator("view", "change").get(CHANGELIST).content.decode()
     assert "Stop selected launches (and their servers)" in with_change
+
+
+@pytest.mark.hub
+@pytest.mark.django_db(transaction=True)
+def test_a_facility_whose_hub_is_gone_can_be_deleted_once_its_launches_servers_are_recorded_as_gone(
+        launch_env, hub_facility):
+    facility = hub_facility()
+    failed = wait_for(launch(facility=facility, profile="exits"))  # its server name is on record
+    assert failed.state == "failed" and failed.server_name
+    Facility.objects.filter(pk=facility.pk).update(hub_url="http://127.0.0.1:9")  # the hub is gone
+    staff = operator("view", "change")
+    superuser = make_user(staff=True)
+    superuser.is_superuser = True
+    superuser.save()
+    admin = Client()
+    admin.force_login(superuser)
+    delete = f"/admin/facilities/facility/{facility.pk}/delete/"
+
+    stop(staff, failed)  # cancelled; its server's stop cannot reach the hub
+    eventually(lambda: stop_outcomes(failed) == [False])
+    refused = html.unescape(admin.post(delete, {"post": "yes"}, follow=True).content.decode())
+    assert "Record the servers of selected launches as gone with their hub" in refused
+    assert Facility.objects.filter(pk=facility.pk).exists()
+
+    page = html.unescape(stop(staff, failed, action="forget_servers").content.decode())
+
+    assert f"Recorded 1 servers as gone: {failed.pk} of {failed.user}." in page
+    assert f"An operator recorded that server {failed.server_name} is gone with its hub." in page_of(failed)
+    assert admin.post(delete, {"post": "yes"}).status_code == 302
+    assert not Facility.objects.filter(pk=facility.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_launch_under_way_or_ready_is_not_recorded_as_gone_but_must_be_stopped_first():
+    launch = Checkout.objects.create(user=make_user(), state="ready", facility=make_facility("up"),
+                                     server_name="esap-1")
+
+    page = html.unescape(stop(operator("view", "change"), launch, action="forget_servers").content.decode())
+
+    assert "1 not recorded" in page and "This launch is ready: stop it first" in page
+    assert not launch.events.filter(data__has_key="forgotten").exists()
