@@ -27,9 +27,9 @@ def mail_is_sent() -> bool:
     return settings.EMAIL_BACKEND not in UNDELIVERED
 
 
-def mail_context(request) -> dict:
-    """For the pages that would otherwise promise a mail (password reset)."""
-    return {"mail_is_sent": mail_is_sent()}
+def account_context(request) -> dict:
+    """For the pages that would otherwise promise a mail (password reset) or a sign-up that is closed."""
+    return {"mail_is_sent": mail_is_sent(), "signup_is_open": settings.ESAP_OPEN_SIGNUP}
 
 
 def email_verified(user) -> bool:

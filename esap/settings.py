@@ -65,7 +65,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "staging.context_processors.cart_summary",
-                "esap.account.mail_context",
+                "esap.account.account_context",
             ],
         },
     },

@@ -63,3 +63,26 @@ def test_with_mail_the_login_offers_a_reset_by_mail(settings):
 
     assert '<a href="/accounts/password/reset/">Forgot your password?</a>' in login
     assert 'name="email"' in reset and "operators" not in reset
+
+
+def test_the_login_invites_to_sign_up_only_where_sign_up_is_open(settings):
+    settings.ESAP_OPEN_SIGNUP = True
+    open_login = Client().get("/accounts/login/").content.decode()
+    settings.ESAP_OPEN_SIGNUP = False
+    closed_login = Client().get("/accounts/login/").content.decode()
+
+    assert 'please <a href="/accounts/signup/">sign up</a> first' in open_login
+    assert "sign up" not in closed_login and "/accounts/signup/" not in closed_login
+    assert "Accounts on this portal are made by its operators" in closed_login
+    assert 'name="login"' in closed_login and 'name="password"' in closed_login
+
+
+def test_with_sign_up_closed_the_login_points_to_the_identity_provider_when_there_is_one(settings):
+    settings.ESAP_OPEN_SIGNUP = False
+    settings.SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"APPS": [{
+        "provider_id": "community", "name": "Community login", "client_id": "esap", "secret": "s",
+        "settings": {"server_url": "https://idp.example.org"}}]}}
+
+    page = Client().get("/accounts/login/").content.decode()
+
+    assert "Sign in with your community's identity provider below" in page and "Community login" in page
