@@ -16,7 +16,7 @@ from esap.errors import ServiceError, UserError
 from esap.http import check_outbound_url, check_peer_address
 from staging import services
 from staging.models import CartItem, Dataset, VOService
-from staging.sources import vo
+from staging.sources import vo, vo_errors
 from staging.sources.base import DatasetRecord
 
 SIA2_MAXREC = 200
@@ -126,10 +126,10 @@ class _translated:
     def __exit__(self, kind, error, traceback) -> bool:
         if isinstance(error, vo.VOQueryError):
             raise UserError("vo.query", detail=str(error)) from error
-        if isinstance(error, vo.VOServiceError):
-            raise ServiceError("vo.unavailable", service=self.service.name, reason=vo.failure_reason(error),
+        if isinstance(error, vo_errors.VOServiceError):
+            raise ServiceError("vo.unavailable", service=self.service.name, reason=vo_errors.failure_reason(error),
                                detail=str(error)) from error
-        if isinstance(error, vo.URLRefused):
-            raise ServiceError("vo.unavailable", service=self.service.name, reason=vo.failure_reason(error),
+        if isinstance(error, vo_errors.URLRefused):
+            raise ServiceError("vo.unavailable", service=self.service.name, reason=vo_errors.failure_reason(error),
                                detail=f"it (or a URL it led to) may not be called: {error}") from error
         return False

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from staging.sources import downloads, vo
+from staging.sources import downloads, vo, vo_errors
 from staging.sources.base import (
     DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingTarget, register, silent,
 )
@@ -45,10 +45,10 @@ class VOSource:
             try:
                 urls.update(vo.resolve_this(datalink_url, ids, timeout=self.timeout,
                                             url_policy=self.url_policy, report=report))
-            except vo.URLRefused as error:
+            except vo_errors.URLRefused as error:
                 raise StagingError(refs[0].identifier, f"its DataLink service {datalink_url} (or a redirect "
                                                        f"from it) may not be called: {error}") from error
-            except vo.VOServiceError as error:  # an outage: the checkout can be retried later
+            except vo_errors.VOServiceError as error:  # an outage: the checkout can be retried later
                 raise SourceUnavailable(refs[0].identifier, str(error)) from error
             except VOQueryError as error:
                 raise StagingError(refs[0].identifier, str(error)) from error
@@ -68,12 +68,12 @@ class VOSource:
                     report(f"Downloading {url}.", url=url)
                     _fetch(vo.http_session(self.timeout, self.url_policy), url, path,
                            limit=self.max_download_bytes)
-        except vo.URLRefused as error:
+        except vo_errors.URLRefused as error:
             raise StagingError(item.identifier, f"its access URL {url} (or a redirect from it) may not "
                                                 f"be downloaded: {error}") from error
         except (requests.RequestException, OSError, ValueError) as error:
-            fault = SourceUnavailable if vo.is_outage(error) else StagingError
-            raise fault(item.identifier, f"downloading {url} failed: {vo.error_reason(error)}") from error
+            fault = SourceUnavailable if vo_errors.is_outage(error) else StagingError
+            raise fault(item.identifier, f"downloading {url} failed: {vo_errors.error_reason(error)}") from error
         return StagedDataset(item.identifier, str(path), {**item.details, "files": [str(path)]})
 
 

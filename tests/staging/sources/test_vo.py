@@ -7,9 +7,10 @@ import requests
 
 from staging.sources.base import DatasetRef, SourceUnavailable, StagingError, StagingTarget
 from staging.sources.vo import (
-    ObsCoreQuery, URLRefused, VOQueryError, VOServiceError, dataset_record, failure_reason, obscore_rows,
-    obscore_search, registry_search, resolve_this, sia2_rows, sia2_search,
+    ObsCoreQuery, VOQueryError, dataset_record, obscore_rows, obscore_search, registry_search, resolve_this,
+    sia2_rows, sia2_search,
 )
+from staging.sources.vo_errors import URLRefused, VOServiceError, failure_reason
 from staging.sources.vo_staging import VOSource
 from tests.servers.vo.fakes import (
     FakeDataLinkWithoutThisServer, FakeMalformedVOTableServer, FakeVOServer, datalink_document,

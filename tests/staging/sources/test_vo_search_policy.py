@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from staging.sources.vo import (
-    ASYNC_THRESHOLD, ObsCoreQuery, URLRefused, obscore_rows, obscore_search, registry_search, sia2_rows,
-    sia2_search,
+    ASYNC_THRESHOLD, ObsCoreQuery, obscore_rows, obscore_search, registry_search, sia2_rows, sia2_search,
 )
+from staging.sources.vo_errors import URLRefused
 from tests.staging.sources.test_vo_staging import (  # noqa: F401  (archive: a fixture the tests use)
     INTERNAL_HOST, Route, Site, archive, archive_only, redirect,
 )
