@@ -1,6 +1,7 @@
-"""The Rucio data source: every rucio-clients call of the portal lives here. Finds DIDs in a data lake,
-lists their files, and stages them for a facility, either with a replication rule to the facility's RSE
-expression (then the PFNs are mapped onto the storage's mount path) or by downloading them in the worker.
+"""The Rucio data source: every rucio-clients call of the portal lives here or, for the life of a replication
+rule, in rucio_rules.py. Finds DIDs in a data lake, lists their files, and stages them for a facility, either
+with a replication rule to the facility's RSE expression (then the PFNs are mapped onto the storage's mount
+path) or by downloading them in the worker.
 
 No Django here: an instance's configuration comes in as a RucioInstance (the portal builds it from its
 DataLake row), and `instances` resolves the slug a catalogue dataset recorded in its metadata.
@@ -12,9 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import requests
@@ -32,7 +31,7 @@ os.environ.setdefault("RUCIO_CONFIG", str(Path(__file__).with_name("rucio_client
 from rucio.client import Client  # noqa: E402
 from rucio.common import exception as rucio_errors  # noqa: E402
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger(__name__)  # the adapter's log; rucio_rules.py warns through it
 
 
 class _HidePassword(logging.Filter):
@@ -47,13 +46,6 @@ class _HidePassword(logging.Filter):
 
 CLIENT_LOG = logging.getLogger(f"{__name__}.client")  # the logger handed to rucio-clients
 CLIENT_LOG.addFilter(_HidePassword())
-POLL_SECONDS = (0.2, 1.0)  # first and longest pause between polls of a rule (the pause doubles)
-# Only Rucio administrators may boost or replace a rule (the generic permission policy), so the portal's
-# account cannot make Rucio try a stuck copy again; a retry finds the same rule.
-STUCK_ADVICE = ("Rucio's rule repairer retries stuck copies by itself; retry the checkout once the data "
-                "lake's operators report the cause fixed.")
-KEEPALIVE_SECONDS = 10.0  # report at least this often while a rule replicates (renews the worker's lease)
-RENEW_MARGIN_SECONDS = 3600  # a reused rule is extended once it lives this much less than a full lifetime
 
 
 @dataclass(frozen=True)
@@ -107,11 +99,6 @@ class RucioError(Exception):
 
 class RucioOutage(RucioError):
     """Rucio could not be used at all (down, hanging, refusing the portal's login): not the user's doing."""
-
-
-# Rucio exceptions that say Rucio cannot be used, not that it refused one request.
-_OUTAGES = (rucio_errors.CannotAuthenticate, rucio_errors.ServerConnectionException,
-            rucio_errors.DatabaseException)
 
 
 @contextmanager
@@ -237,6 +224,9 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
                   report: Report = silent) -> list[StagedDataset]:
     """A replication rule per DID to the facility's RSE expression (ours if one exists already), polled
     until every rule is OK; then each file's PFN on that storage, mapped onto its mount path."""
+    # rucio_rules builds on this module's client and error translation: imported here, else a cycle
+    from staging.sources.rucio_rules import ensure_rule, wait_for_rules
+
     if not target.rse_expression:
         raise StagingError(refs[0].identifier, f"facility {target.facility_slug!r} has no RSE expression")
     client = connect(instance)
@@ -264,119 +254,6 @@ def _for(ref: DatasetRef) -> Iterator[None]:
 def _staging_error(ref: DatasetRef, error: RucioError) -> StagingError:
     kind = SourceUnavailable if isinstance(error, RucioOutage) else StagingError
     return kind(ref.identifier, str(error))
-
-
-def ensure_rule(client: Client, instance: RucioInstance, did: dict[str, str], rse_expression: str,
-                report: Report = silent) -> str:
-    """Our rule for this DID and RSE expression: a new one with the instance's lifetime, or, when Rucio
-    answers DuplicateRule, the one we already have (a retried checkout reuses it), extended to live at
-    least that lifetime from now."""
-    try:
-        return client.add_replication_rule([did], 1, rse_expression, lifetime=instance.rule_lifetime_seconds,
-                                           comment=instance.comment)[0]
-    except rucio_errors.DuplicateRule:
-        for rule in client.list_did_rules(did["scope"], did["name"]):
-            if rule["account"] == instance.account and rule["rse_expression"] == rse_expression:
-                keep_for_lifetime(client, instance, rule, report)
-                return rule["id"]
-        raise
-
-
-def keep_for_lifetime(client: Client, instance: RucioInstance, rule: dict[str, Any],
-                      report: Report = silent) -> None:
-    """Extend a reused rule to the instance's lifetime from now, never shortening it: otherwise a launch
-    near its end gets data that Rucio may delete while the notebook reads it. A rule Rucio does not let us
-    update is still used; the user is told when its data may go."""
-    lifetime = instance.rule_lifetime_seconds
-    expires_at = _utc(rule.get("expires_at"))
-    wanted = datetime.now(timezone.utc) + timedelta(seconds=lifetime - _renew_margin(lifetime))
-    if expires_at is None or expires_at >= wanted:
-        return
-    try:
-        client.update_replication_rule(rule["id"], {"lifetime": lifetime})
-    except _OUTAGES:
-        raise
-    except rucio_errors.RucioException as error:
-        expiry = f"{expires_at:%Y-%m-%d %H:%M} UTC"
-        LOG.warning("Rucio instance %s did not extend rule %s (%s); it expires at %s",
-                    instance.slug, rule["id"], _reason(error), expiry)
-        report(f"Rucio did not let the portal extend replication rule {rule['id']} ({_reason(error)}): the "
-               f"data may be removed from {rule['rse_expression']} at {expiry}.",
-               rule=rule["id"], expires_at=expires_at.isoformat())
-
-
-def _renew_margin(lifetime: int) -> int:
-    """A rule this close to a full lifetime is left alone: each later look at a parked checkout finds the
-    rule again, and would otherwise update it (or warn) every time."""
-    return min(RENEW_MARGIN_SECONDS, lifetime // 10)
-
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    """rucio-clients gives times as naive UTC datetimes (strings if it could not parse them)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S UTC")
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-
-
-def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str], *, target: StagingTarget,
-                   report: Report = silent) -> None:
-    """Poll until every rule is OK. STUCK fails with examine_replication_rule's reason; so does the
-    staging deadline, since a rule with no transfer daemon behind it stays REPLICATING forever. After
-    `target.wait_seconds` the wait goes on from a later run (StagingPending): a copy may take hours."""
-    run_ends = time.monotonic() + target.wait_seconds
-    last_seen, pause = target.seen, POLL_SECONDS[0]
-    last_report = time.time() if target.seen is not None else 0.0
-    while True:
-        states = {}
-        for identifier_, rule_id in rules.items():
-            with _for(DatasetRef(identifier_)), translated_errors(instance):
-                states[identifier_] = client.get_replication_rule(rule_id)
-        locks = _lock_counts(states.values())
-        if all(s["state"] == "OK" for s in states.values()):
-            report(f"Replicated: {locks['ok']} file(s) on the facility's storage.", 100, **locks)
-            return
-        for identifier_, rule in states.items():
-            if rule["state"] == "STUCK":
-                raise StagingError(identifier_, f"replication rule {rule['id']} is STUCK: "
-                                                f"{_stuck_reason(client, rule)}. {STUCK_ADVICE}")
-        now = time.time()
-        total = sum(locks.values())
-        if locks != last_seen or now - last_report > KEEPALIVE_SECONDS:
-            report(f"Replicating: {locks['ok']} ok, {locks['replicating']} replicating, "
-                   f"{locks['stuck']} stuck.",
-                   int(100 * locks["ok"] / (total or 1)), **locks)
-            last_seen, last_report = locks, now
-        if now >= target.deadline_at:
-            identifier_, rule = next((i, r) for i, r in states.items() if r["state"] != "OK")
-            raise StagingError(identifier_, f"replication rule {rule['id']} is still {rule['state']} after "
-                                            f"{target.deadline_seconds:g} s ({locks['ok']} of {total} "
-                                            "file(s) replicated); the data lake may be busy, retry later")
-        left_in_run = run_ends - time.monotonic()
-        if left_in_run <= 0:
-            raise StagingPending(f"Replicating: {locks['ok']} of {total} file(s) on the facility's storage",
-                                 retry_in=target.recheck_in(now))
-        time.sleep(min(pause, max(min(left_in_run, target.deadline_at - now), 0.05)))
-        pause = min(pause * 2, POLL_SECONDS[1])
-
-
-def _lock_counts(rules) -> dict[str, int]:
-    rules = list(rules)
-    return {"ok": sum(r["locks_ok_cnt"] for r in rules),
-            "replicating": sum(r["locks_replicating_cnt"] for r in rules),
-            "stuck": sum(r["locks_stuck_cnt"] for r in rules)}
-
-
-def _stuck_reason(client: Client, rule: dict[str, Any]) -> str:
-    """The last attempt's error of each stuck transfer, as examine_replication_rule gives it."""
-    try:
-        examined = client.examine_replication_rule(rule["id"])
-    except rucio_errors.RucioException:
-        return rule.get("error") or "no reason given"
-    reasons = [f"{t['name']}: {t.get('last_error') or 'no error recorded'} (attempts: {t.get('attempts')})"
-               for t in examined.get("transfers", [])]
-    return "; ".join(reasons) or rule.get("error") or examined.get("rule_error") or "no reason given"
 
 
 def _staged_on_rse(client: Client, ref: DatasetRef, target: StagingTarget, rule_id: str) -> StagedDataset:
