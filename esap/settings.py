@@ -85,7 +85,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = env("ESAP_EMAIL_VERIFICATION", "none")
+ACCOUNT_EMAIL_VERIFICATION = env_choice("ESAP_EMAIL_VERIFICATION", "none", ["none", "optional", "mandatory"])
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_ADAPTER = "esap.account.AccountAdapter"
 ACCOUNT_FORMS = {"login": "esap.account.PortalLoginForm"}

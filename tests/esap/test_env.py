@@ -110,11 +110,18 @@ def test_log_level_and_format_may_be_written_in_any_case():
     assert (logging["root"]["level"], logging["handlers"]["console"]["formatter"]) == ("INFO", "json")
 
 
+def test_email_verification_is_read_in_any_case_as_allauth_spells_it():
+    verification = settings_under({"ESAP_EMAIL_VERIFICATION": "Mandatory"}, names=("ACCOUNT_EMAIL_VERIFICATION",))
+
+    assert verification["ACCOUNT_EMAIL_VERIFICATION"] == "mandatory"
+
+
 @pytest.mark.parametrize("variable, value, expected", [
     ("ESAP_LOG_LEVEL", "verbose", "DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("ESAP_LOG_FORMAT", "yaml", "plain, json"),
+    ("ESAP_EMAIL_VERIFICATION", "mandatroy", "none, optional, mandatory"),
 ])
-def test_an_unknown_log_level_or_format_stops_the_start_naming_the_variable(variable, value, expected):
+def test_an_unknown_choice_stops_the_start_naming_the_variable(variable, value, expected):
     done = start_process({variable: value}, names=("LOGGING",))
 
     assert done.returncode != 0
