@@ -1,10 +1,12 @@
 """Outbound-HTTP policy: which URLs the portal may call on a user's or operator's behalf (SSRF guard)."""
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -12,6 +14,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from esap.errors import UserError
 
 WEB_SCHEMES = frozenset({"http", "https"})
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def check_outbound_url(url: str, *, allow_private: bool, schemes: frozenset[str] = WEB_SCHEMES) -> str:
@@ -21,6 +24,15 @@ def check_outbound_url(url: str, *, allow_private: bool, schemes: frozenset[str]
     (ESAP_ALLOW_PRIVATE_URLS): loopback, private, link-local (cloud metadata) and reserved ranges are
     the classic SSRF targets.
     """
+    vetted_addresses(url, allow_private=allow_private, schemes=schemes)
+    return url
+
+
+def vetted_addresses(url: str, *, allow_private: bool,
+                     schemes: frozenset[str] = WEB_SCHEMES) -> tuple[IPAddress, ...]:
+    """The addresses `url`'s host resolved to, once, each public (as check_outbound_url checks them), for
+    a caller that can connect to these and no others: a second resolution could answer differently (DNS
+    rebinding). Empty when private addresses are allowed: nothing was resolved, nothing needs pinning."""
     parts, port = _split(url)
     if parts.scheme not in schemes:
         raise UserError("url.not_allowed", url=url, detail=f"scheme must be one of {sorted(schemes)}")
@@ -29,11 +41,12 @@ def check_outbound_url(url: str, *, allow_private: bool, schemes: frozenset[str]
     if parts.username or parts.password:
         raise UserError("url.not_allowed", url=url, detail="credentials in URLs are not accepted")
     if allow_private:
-        return url
-    for address in _resolve(url, parts.hostname, port):
-        if not address.is_global or address.is_multicast:
+        return ()
+    addresses = _resolve(url, parts.hostname, port)
+    for address in addresses:
+        if not _is_public(address):
             raise UserError("url.not_allowed", url=url, detail=f"{address} is not a public address")
-    return url
+    return tuple(sorted(addresses, key=lambda address: (address.version, int(address))))
 
 
 def _split(url: str) -> tuple[SplitResult, int | None]:
@@ -46,7 +59,7 @@ def _split(url: str) -> tuple[SplitResult, int | None]:
         raise UserError("url.not_allowed", url=url, detail=f"it is not a valid URL ({error})") from error
 
 
-def _resolve(url: str, host: str, port: int | None) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _resolve(url: str, host: str, port: int | None) -> set[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
@@ -54,13 +67,22 @@ def _resolve(url: str, host: str, port: int | None) -> set[ipaddress.IPv4Address
     return {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
 
 
-def check_peer_address(address: str, *, allow_private: bool) -> None:
-    """Raise UserError("url.not_allowed") if a connection reached an address the policy refuses."""
+def _is_public(address: IPAddress) -> bool:
+    return address.is_global and not address.is_multicast
+
+
+def check_peer_address(address: str, *, allow_private: bool, url: str | None = None) -> None:
+    """Raise UserError("url.not_allowed") if a connection reached an address the policy refuses; with
+    `url`, the error names the URL the connection was for as well."""
     if allow_private:
         return
     ip = ipaddress.ip_address(address.split("%")[0])
-    if not ip.is_global or ip.is_multicast:
+    if _is_public(ip):
+        return
+    if url is None:
         raise UserError("url.not_allowed", url=address, detail=f"{ip} is not a public address")
+    raise UserError("url.not_allowed", url=url,
+                    detail=f"a connection to its host reached {ip}, which is not a public address")
 
 
 PeerPolicy = Callable[[str], object]  # raises if a connection may not go on to this address
@@ -95,3 +117,15 @@ def _checked_pool(pool: type, connection: type, peer_policy: PeerPolicy) -> type
             return sock
 
     return type(f"Checked{pool.__name__}", (pool,), {"ConnectionCls": CheckedConnection})
+
+
+def peer_checked_session(url: str, *, allow_private: bool) -> requests.Session:
+    """A session for calls to `url` (and wherever they lead) that vets the address each connection
+    reached before sending anything on it, unless private addresses are allowed. The refusal is the
+    UserError of check_peer_address, raised as is through requests (it is no connection error)."""
+    session = requests.Session()
+    if not allow_private:
+        adapter = PeerCheckedAdapter(functools.partial(check_peer_address, allow_private=False, url=url))
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session

@@ -1,11 +1,12 @@
 """Writes to the facility catalogue."""
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from esap.http import check_outbound_url
+from esap.http import check_outbound_url, peer_checked_session
 from facilities.models import Facility, Health, ServerProfile
 
 
@@ -13,6 +14,13 @@ def hub_url_clean(url: str) -> str:
     """A hub URL the portal may call (SSRF guard), normalised without a trailing slash."""
     check_outbound_url(url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
     return url.rstrip("/")
+
+
+def hub_session(hub_url: str) -> requests.Session:
+    """The session for every call to a facility's hub and its servers. The hub URL's check resolves its
+    host name once and each connection resolves it again; unless private addresses are allowed, this
+    session refuses a connection that reached one before sending anything on it (DNS rebinding)."""
+    return peer_checked_session(hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
 
 
 @transaction.atomic
@@ -49,7 +57,8 @@ def facility_probe(*, facility: Facility) -> Facility:
     try:
         check_outbound_url(facility.hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
         client = HubClient(facility.hub_url, str(facility.api_token or ""),
-                           timeouts=Timeouts(connect=3, read=10), retry=RetryPolicy(attempts=2, backoff=0.5))
+                           timeouts=Timeouts(connect=3, read=10), retry=RetryPolicy(attempts=2, backoff=0.5),
+                           session=hub_session(facility.hub_url))
         version = client.info().version
     except HubForbidden as error:
         facility_record_probe(facility=facility, healthy=False, message=(

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from esap.errors import UserError
-from esap.http import check_outbound_url
+from esap.http import check_outbound_url, vetted_addresses
 from workflows.harvest import git
 from workflows.harvest.notebooks import NotebookInfo, read_notebook_info
 from workflows.harvest.scan import FoundNotebook, ScanResult, scan_repository
@@ -74,6 +74,16 @@ def git_url_clean(url: str) -> str:
     return check_outbound_url(url.strip(), allow_private=settings.ESAP_GIT_ALLOW_PRIVATE_URLS, schemes=schemes)
 
 
+def git_url_pin(url: str) -> git.Pin | None:
+    """Vet the repository URL as git_url_clean does, resolving its host once, and return the pin that keeps
+    git's HTTP(S) transport on the addresses vetted (git would otherwise resolve the name again, and a
+    name can answer a public address now and an internal one a moment later: DNS rebinding). None when
+    private addresses are allowed, and for git:// (git resolves such a host itself, past any pin)."""
+    schemes = frozenset(settings.ESAP_GIT_SCHEMES)
+    addresses = vetted_addresses(url, allow_private=settings.ESAP_GIT_ALLOW_PRIVATE_URLS, schemes=schemes)
+    return git.pin_for(url, addresses)
+
+
 def ref_clean(ref: str) -> str:
     """A ref git reads as a ref (branch, tag or SHA): one starting with '-' would reach git as an option."""
     if not ref.strip() or ref.startswith("-") or any(c.isspace() for c in ref):
@@ -121,8 +131,8 @@ def repository_harvest(*, repository_id: int) -> Repository:
     harvest = _harvest_start(repository_id)
     with tempfile.TemporaryDirectory(prefix="esap-harvest-") as folder:
         try:
-            git_url_clean(harvest.url)
-            sha = git.fetch_commit(harvest.url, harvest.ref, Path(folder) / "repo", _limits())
+            pin = git_url_pin(harvest.url)
+            sha = git.fetch_commit(harvest.url, harvest.ref, Path(folder) / "repo", _limits(), pin=pin)
             scan = _storable(scan_repository(Path(folder) / "repo"))
         except (git.HarvestError, UserError) as error:
             return _record_failure(harvest, getattr(error, "message", None) or str(error))

@@ -70,7 +70,9 @@ class Transport:
                 transient: frozenset[int] = TRANSIENT_STATUSES,
                 headers: dict[str, str] | None = None) -> requests.Response:
         """The response if its status is in `ok`; otherwise the matching HubError, after retrying
-        connection errors, timeouts and `transient` statuses as the retry policy allows."""
+        connection errors, timeouts and `transient` statuses as the retry policy allows. Anything else the
+        session raises goes up at once, unretried: a connection refused by the session's own policy (the
+        peer check of esap.http.peer_checked_session) would be refused again."""
         timeout = (self.timeouts.connect, read_timeout or self.timeouts.read)
         for attempt in range(self.retry.attempts):
             try:

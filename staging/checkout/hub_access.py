@@ -11,6 +11,7 @@ from facilities.hub import errors as hub_errors
 from facilities.hub.client import HubClient
 from facilities.hub.server import ServerClient
 from facilities.models import Facility
+from facilities.services import hub_session
 
 SERVER_TOKEN_SECONDS = 900
 
@@ -21,7 +22,7 @@ def client_for(facility: Facility) -> HubClient:
     if not facility.api_token:
         raise UserError("facility.no_token", facility=facility.slug)
     check_outbound_url(facility.hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
-    return HubClient(facility.hub_url, str(facility.api_token))
+    return HubClient(facility.hub_url, str(facility.api_token), session=hub_session(facility.hub_url))
 
 
 def ensure_hub_user(client: HubClient, facility: Facility, username: str) -> None:
@@ -52,7 +53,9 @@ def server_of(checkout) -> Iterator[ServerClient]:
     with translated_errors():
         client = client_for(checkout.facility)
         with server_token(client, checkout.hub_username, checkout.server_name) as token:
-            yield ServerClient(checkout.facility.hub_url, checkout.hub_username, checkout.server_name, token)
+            hub_url = checkout.facility.hub_url
+            yield ServerClient(hub_url, checkout.hub_username, checkout.server_name, token,
+                               session=hub_session(hub_url))
 
 
 @contextmanager

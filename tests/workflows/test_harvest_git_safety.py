@@ -1,5 +1,6 @@
 """The harvester's git runs are bounded and cannot be steered: limits stop every git process of a fetch,
-redirects are not followed, refs never reach git as options, and a worker without git says so."""
+redirects are not followed, refs never reach git as options, git over HTTP(S) connects to the addresses
+the URL check vetted, and a worker without git says so."""
 import os
 import time
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from esap.checks import git_is_installed
+from tests.rebinding import PUBLIC_ADDRESS, fake_rebinding_resolver
 from tests.servers.git import GitServer
 from tests.workflows.git_http import GitHttpServer, RedirectingServer, SilentServer, processes_of
 from workflows.harvest import git
@@ -105,7 +107,7 @@ def test_a_ref_git_could_read_as_an_option_or_a_range_is_refused_before_git_runs
 @pytest.mark.parametrize("ref", ["main", "v1.0", "release/2024-06", "refs/heads/feature_x", "0" * 40])
 def test_ordinary_branch_tag_and_commit_refs_are_fetched(ref, monkeypatch, tmp_path):
     commands: list[list[str]] = []
-    monkeypatch.setattr(git, "_git", lambda args, *rest: commands.append(args) or "0" * 40)
+    monkeypatch.setattr(git, "_git", lambda args, *rest, **options: commands.append(args) or "0" * 40)
 
     git.fetch_commit("git://127.0.0.1:9/nothing", ref, tmp_path / "repo")
 
@@ -129,3 +131,65 @@ def test_the_deployment_check_warns_when_git_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
 
     assert [warning.id for warning in git_is_installed(None)] == ["esap.W003"]
+
+
+# -- git is kept on the addresses the URL check vetted -------------------------------------------------------
+
+@pytest.fixture
+def public_only(settings):
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = False
+    settings.ESAP_GIT_SCHEMES = ["https", "http", "git"]
+
+
+@pytest.fixture
+def fetches(monkeypatch) -> list[dict]:
+    """What the harvest hands git.fetch_commit, recorded instead of fetched (the vetted address is a public
+    one, which the test cannot serve)."""
+    calls = []
+
+    def fetch_commit(url, ref, destination, limits, pin=None):
+        calls.append({"url": url, "pin": pin})
+        raise git.RepositoryUnreachable("recorded, not fetched")
+    monkeypatch.setattr(git, "fetch_commit", fetch_commit)
+    return calls
+
+
+def test_a_harvest_pins_git_to_the_address_its_url_check_vetted(public_only, fetches, monkeypatch):
+    """The name answers a public address at the check and 127.0.0.1 afterwards: DNS rebinding, simulated
+    for Python's resolver only (see tests/rebinding.py). git is handed the first answer to connect to."""
+    lookups = fake_rebinding_resolver(monkeypatch, "git.rebind.test")
+
+    harvest("https://git.rebind.test/repo.git")
+
+    assert fetches == [{"url": "https://git.rebind.test/repo.git",
+                        "pin": git.Pin(host="git.rebind.test", port=443, addresses=(PUBLIC_ADDRESS,))}]
+    assert len(lookups) == 1
+
+
+def test_a_git_protocol_url_is_vetted_but_cannot_be_pinned(public_only, fetches, monkeypatch):
+    fake_rebinding_resolver(monkeypatch, "git.rebind.test")
+
+    harvest("git://git.rebind.test/repo.git")
+
+    assert fetches == [{"url": "git://git.rebind.test/repo.git", "pin": None}]
+
+
+def test_a_harvest_from_a_private_address_is_refused_before_git_runs(public_only, repositories):
+    repositories.commit("internal", {"crab.ipynb": "{}"})
+    server = GitHttpServer(repositories.root)
+
+    repository = harvest(f"{server.base}/internal")
+
+    assert repository.status == "failed" and "127.0.0.1 is not a public address" in repository.last_error
+    assert server.requests == []
+    server.stop()
+
+
+def test_with_private_addresses_allowed_nothing_is_pinned_and_the_harvest_reaches_them(repositories):
+    sha = repositories.commit("allowed", {"crab.ipynb": "{}"})
+    server = GitHttpServer(repositories.root)
+
+    repository = harvest(f"{server.base}/allowed")
+
+    assert (repository.status, repository.commit_sha) == ("ok", sha)
+    server.stop()

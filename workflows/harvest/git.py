@@ -1,5 +1,6 @@
 """Fetching one commit of a Git repository with git itself: shallow, time- and size-limited, no prompts,
-no local or exotic transports, no redirects. No Django here."""
+no local or exotic transports, no redirects, and over HTTP(S) connected to the addresses the outbound
+check vetted (`Pin`), not to whatever the host name resolves to by then. No Django here."""
 import os
 import re
 import shutil
@@ -7,8 +8,11 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ALLOWED_PROTOCOLS = "http:https:git"
 LOW_SPEED_BYTES_PER_SECOND = 1000
@@ -59,13 +63,61 @@ class GitMissing(HarvestError):
     code = "harvest.git_missing"
 
 
-def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = CloneLimits()) -> str:
-    """Check out `ref` (branch, tag or commit SHA) of `url` into `destination`; return the commit SHA."""
+class HostNotPinnable(HarvestError):
+    code = "harvest.host_not_pinnable"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Where git's HTTP transport (curl) connects for `host`:`port`: these addresses and no others."""
+
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+    def config(self) -> str:
+        """git's `http.curloptResolve` entry (git >= 2.37), curl's HOST:PORT:ADDRESS[,ADDRESS...]."""
+        listed = ",".join(f"[{address}]" if ":" in address else address for address in self.addresses)
+        return f"http.curloptResolve={self.host}:{self.port}:{listed}"
+
+
+def pin_for(url: str, addresses: Sequence[IPv4Address | IPv6Address]) -> Pin | None:
+    """The pin that keeps git on `addresses` (those the outbound check resolved `url`'s host to), or None
+    when there is nothing to pin: no addresses (private ones allowed, nothing was vetted), a host given as
+    an address (nothing to resolve again), or a transport other than HTTP(S). git:// is not pinned: git
+    resolves its host itself and has no resolve setting for it, so such a URL is vetted once and then
+    resolved again by git (production allows https only, ESAP_GIT_SCHEMES). ssh:// never reaches a
+    connection at all (ALLOWED_PROTOCOLS)."""
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if not addresses or default_port is None or _is_address(host):
+        return None
+    if not host.isascii():
+        # curl looks pins up under the name's IDNA 2008 (xn--) form, which Python cannot be trusted to spell
+        # alike (ß, ς): a pin under another spelling would be passed over and the name resolved again.
+        raise HostNotPinnable(f"the host name {host!r} is not ASCII: register the URL with its xn-- form")
+    return Pin(host=host, port=parts.port or default_port, addresses=tuple(str(a) for a in addresses))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = CloneLimits(),
+                 pin: Pin | None = None) -> str:
+    """Check out `ref` (branch, tag or commit SHA) of `url` into `destination`; return the commit SHA.
+    With `pin`, git's HTTP transport connects to the pinned addresses only."""
     _check_ref(ref)
     destination.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + limits.timeout_seconds
     _git(["init", "--quiet"], destination, deadline, limits)
-    _git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, ref], destination, deadline, limits)
+    _git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, ref], destination, deadline, limits,
+         config=[pin.config()] if pin else [])
     _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], destination, deadline, limits)
     _check_size(destination, limits)
     return _git(["rev-parse", "HEAD"], destination, deadline, limits).strip()
@@ -76,8 +128,8 @@ def _check_ref(ref: str) -> None:
         raise BadRef(f"the ref {ref!r} is not a branch, tag or commit name git accepts")
 
 
-def _git(args: list[str], cwd: Path, deadline: float, limits: CloneLimits) -> str:
-    process = _start(["git", *(part for item in CONFIG for part in ("-c", item)), *args], cwd)
+def _git(args: list[str], cwd: Path, deadline: float, limits: CloneLimits, config: Sequence[str] = ()) -> str:
+    process = _start(["git", *(part for item in [*CONFIG, *config] for part in ("-c", item)), *args], cwd)
     watcher = _SizeWatcher(process, cwd, limits.max_bytes)
     watcher.start()
     try:

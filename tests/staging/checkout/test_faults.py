@@ -11,6 +11,7 @@ from staging.checkout.services import checkout_retry, checkout_stop
 from staging.models import Cart, Checkout
 from tests.factories import make_facility, make_user, make_workflow
 from tests.launching import eventually, hub_client, launch, notebook_with_cells, server_for, wait_for
+from tests.rebinding import fake_rebinding_resolver
 
 pytestmark = [pytest.mark.hub, pytest.mark.django_db(transaction=True)]
 
@@ -165,6 +166,24 @@ def test_a_retry_after_a_cell_timed_out_runs_the_cells_on_a_fresh_kernel(jupyter
     assert checkout.state == "ready", checkout.error_message
     assert checkout.kernel_id != failed.kernel_id
     hub_client(jupyterhub).stop_server(checkout.hub_username, checkout.server_name)
+
+
+def test_a_hub_name_that_rebinds_to_a_private_address_fails_the_launch_naming_the_address(
+        jupyterhub, run_here, settings, monkeypatch):
+    """The hub URL's check passed (its name answered a public address); the connection's lookup answered
+    127.0.0.1, where the real hub listens: DNS rebinding, simulated (see tests/rebinding.py)."""
+    port = jupyterhub.url.rsplit(":", 1)[1]
+    facility = make_facility(hub_url=f"http://hub.rebind.test:{port}", token=jupyterhub.service_token,
+                             profiles=("small",))
+    checkout = launch(facility=facility)
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    fake_rebinding_resolver(monkeypatch, "hub.rebind.test")
+
+    failed = run_here(checkout)
+
+    assert_failed_and_cart_restored(failed, step="spawning", code="url.not_allowed",
+                                    reason="a connection to its host reached 127.0.0.1")
+    assert not hub_client(jupyterhub).user_exists(failed.hub_username)
 
 
 def test_a_failure_of_the_facilitys_configuration_says_operators_must_mend_it_and_retry_goes_on_once_they_have(
