@@ -1,5 +1,5 @@
-"""The Rucio data source: every rucio-clients call of the portal lives here or, for the life of a replication
-rule, in rucio_rules.py. Finds DIDs in a data lake, lists their files, and stages them for a facility, either
+"""The Rucio data source: every rucio-clients call of the portal lives here, in rucio_rules.py (the life of
+a replication rule) or in rucio_connection.py (the client and its errors). Finds DIDs in a data lake, lists their files, and stages them for a facility, either
 with a replication rule to the facility's RSE expression (then the PFNs are mapped onto the storage's mount
 path) or by downloading them in the worker.
 
@@ -7,64 +7,26 @@ No Django here: an instance's configuration comes in as a RucioInstance (the por
 DataLake row), and `instances` resolves the slug a catalogue dataset recorded in its metadata.
 """
 import logging
-import os
 import posixpath
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
-
-import requests
 
 from staging.sources import downloads
 from staging.sources.base import (
     DatasetRecord, DatasetRef, Report, SourceUnavailable, StagedDataset, StagingError, StagingPending,
     StagingTarget, silent,
 )
+from staging.sources.rucio_connection import (  # callers know these as rucio.RucioInstance, rucio.RucioOutage...
+    CLIENT_LOG, Client, RucioError, RucioInstance, RucioOutage, connect, for_dataset, staging_error,  # noqa: F401
+    translated_errors,
+)
+from staging.sources.rucio_rules import ensure_rule, wait_for_rules
 
 KIND = "rucio"
-# Before rucio reads any configuration: see the file for why it exists.
-os.environ.setdefault("RUCIO_CONFIG", str(Path(__file__).with_name("rucio_client.cfg")))
-
-from rucio.client import Client  # noqa: E402
-from rucio.common import exception as rucio_errors  # noqa: E402
-
-LOG = logging.getLogger(__name__)  # the adapter's log; rucio_rules.py warns through it
-
-
-class _HidePassword(logging.Filter):
-    """rucio-clients logs every request header at DEBUG and hides only the token, not the
-    X-Rucio-Password of a userpass login."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "X-Rucio-Password" in str(record.msg) or "X-Rucio-Password" in str(record.args):
-            record.msg, record.args = "HTTP header:  X-Rucio-Password: [hidden]", ()
-        return True
-
-
-CLIENT_LOG = logging.getLogger(f"{__name__}.client")  # the logger handed to rucio-clients
-CLIENT_LOG.addFilter(_HidePassword())
-
-
-@dataclass(frozen=True)
-class RucioInstance:
-    """How the portal reaches one Rucio instance. The password never leaves this object's client."""
-
-    slug: str
-    server_url: str
-    account: str
-    username: str = ""
-    password: str = field(default="", repr=False)
-    auth_url: str = ""
-    auth_type: str = "userpass"
-    vo: str = "def"
-    token_dir: str = ""  # private token cache of this instance (0700); default: under ~/.cache
-    timeout: int = 30
-    request_retries: int = 3
-    rule_lifetime_seconds: int = 7 * 24 * 3600
-    comment: str = "esap checkout"
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,59 +35,6 @@ class FileInfo:
     name: str
     bytes: int | None
     adler32: str | None = None
-
-
-def connect(instance: RucioInstance) -> Client:
-    """A logged-in client built only from `instance`: no rucio.cfg with secrets, explicit timeout and
-    request_retries, and a token cache private to the instance (the stock cache is keyed by OS user and
-    account only, so two instances with the same account name would share tokens)."""
-    token_dir = Path(instance.token_dir or Path.home() / ".cache" / "esap" / "rucio" / instance.slug)
-    token_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    client_class = type("InstanceClient", (Client,), {"TOKEN_PATH_PREFIX": f"{token_dir}/.rucio_",
-                                                      "REQUEST_RETRIES": instance.request_retries})
-    with translated_errors(instance):
-        client = client_class(
-            rucio_host=instance.server_url, auth_host=instance.auth_url or instance.server_url,
-            account=instance.account, auth_type=instance.auth_type, vo=instance.vo,
-            creds={"username": instance.username, "password": instance.password},
-            timeout=instance.timeout, user_agent="esap", logger=CLIENT_LOG)
-    client.request_retries = instance.request_retries  # a stray rucio.cfg must not override ours
-    return client
-
-
-class RucioError(Exception):
-    """Rucio said no; the message is safe to show (no credentials)."""
-
-
-class RucioOutage(RucioError):
-    """Rucio could not be used at all (down, hanging, refusing the portal's login): not the user's doing."""
-
-
-@contextmanager
-def translated_errors(instance: RucioInstance, identifier: str = "") -> Iterator[None]:
-    """Rucio's exceptions and network errors as one readable message."""
-    try:
-        yield
-    except rucio_errors.CannotAuthenticate:
-        raise RucioOutage(f"Rucio instance {instance.slug!r} refused the portal's login "
-                               f"(account {instance.account!r}); an operator must fix its credentials")
-    except rucio_errors.DataIdentifierNotFound:
-        raise RucioError(f"no such data identifier in Rucio instance {instance.slug!r}")
-    except rucio_errors.InsufficientAccountLimit as error:
-        raise RucioError(f"the portal's Rucio quota is exceeded: {_reason(error)}")
-    except (rucio_errors.ServerConnectionException, requests.ConnectionError):
-        raise RucioOutage(f"Rucio instance {instance.slug!r} at {instance.server_url} "
-                               "could not be reached")
-    except requests.Timeout:
-        raise RucioOutage(f"Rucio instance {instance.slug!r} did not answer within {instance.timeout} s")
-    except rucio_errors.DatabaseException as error:
-        raise RucioOutage(f"Rucio instance {instance.slug!r} failed: {_reason(error)}")
-    except rucio_errors.RucioException as error:
-        raise RucioError(f"Rucio instance {instance.slug!r} answered: {_reason(error)}")
-
-
-def _reason(error: Exception) -> str:
-    return " ".join(str(arg).strip() for arg in getattr(error, "args", ()) if arg) or type(error).__name__
 
 
 # --- finding datasets -------------------------------------------------------------------------------
@@ -193,7 +102,7 @@ class RucioSource:
             except StagingPending as waiting:
                 pending.append(waiting)  # the other instances' rules still get made now
             except RucioError as error:
-                raise _staging_error(refs[0], error) from error
+                raise staging_error(refs[0], error) from error
         if pending:
             raise StagingPending("; ".join(waiting.detail for waiting in pending),
                                  retry_in=target.recheck_in(time.time()))
@@ -224,15 +133,12 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
                   report: Report = silent) -> list[StagedDataset]:
     """A replication rule per DID to the facility's RSE expression (ours if one exists already), polled
     until every rule is OK; then each file's PFN on that storage, mapped onto its mount path."""
-    # rucio_rules builds on this module's client and error translation: imported here, else a cycle
-    from staging.sources.rucio_rules import ensure_rule, wait_for_rules
-
     if not target.rse_expression:
         raise StagingError(refs[0].identifier, f"facility {target.facility_slug!r} has no RSE expression")
     client = connect(instance)
     rules = {}
     for ref in refs:
-        with _for(ref), translated_errors(instance):
+        with for_dataset(ref), translated_errors(instance):
             rules[ref.identifier] = ensure_rule(client, instance, _did(ref), target.rse_expression,
                                                 report if target.seen is None else silent)
     if target.seen is None:  # a later look finds the same rules: said already
@@ -241,19 +147,6 @@ def stage_by_rule(instance: RucioInstance, refs: list[DatasetRef], *, target: St
     wait_for_rules(client, instance, rules, target=target, report=report)
     with translated_errors(instance):
         return [_staged_on_rse(client, ref, target, rules[ref.identifier]) for ref in refs]
-
-
-@contextmanager
-def _for(ref: DatasetRef) -> Iterator[None]:
-    try:
-        yield
-    except RucioError as error:
-        raise _staging_error(ref, error) from error
-
-
-def _staging_error(ref: DatasetRef, error: RucioError) -> StagingError:
-    kind = SourceUnavailable if isinstance(error, RucioOutage) else StagingError
-    return kind(ref.identifier, str(error))
 
 
 def _staged_on_rse(client: Client, ref: DatasetRef, target: StagingTarget, rule_id: str) -> StagedDataset:
@@ -326,7 +219,7 @@ def stage_by_download(instance: RucioInstance, refs: list[DatasetRef], *, target
     for position, ref in enumerate(refs):
         did = _did(ref)
         report(f"Downloading {did['scope']}:{did['name']}.", int(100 * position / len(refs)))
-        with _for(ref), translated_errors(instance):
+        with for_dataset(ref), translated_errors(instance):
             _prime_rse_info(client, did)
             base_dir = posixpath.join(target.mount_path, did["scope"])
             # Another launch may be downloading this DID into the same folder: rucio-clients would delete

@@ -2,6 +2,7 @@
 or an earlier one reused and kept alive for the instance's rule lifetime, then polled until Rucio has copied
 every file, a copy is stuck, or the staging deadline passes. Staging by rule on top of this is rucio.py's.
 """
+import logging
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from rucio.common import exception as rucio_errors
 
 from staging.sources.base import DatasetRef, Report, StagingError, StagingPending, StagingTarget, silent
-from staging.sources.rucio import LOG, Client, RucioInstance, _for, _reason, translated_errors
+from staging.sources.rucio_connection import Client, RucioInstance, for_dataset, reason, translated_errors
+
+LOG = logging.getLogger("staging.sources.rucio")  # the adapter's log, as before rules had a module
 
 # Rucio exceptions that say Rucio cannot be used, not that it refused one request.
 _OUTAGES = (rucio_errors.CannotAuthenticate, rucio_errors.ServerConnectionException,
@@ -57,8 +60,8 @@ def keep_for_lifetime(client: Client, instance: RucioInstance, rule: dict[str, A
     except rucio_errors.RucioException as error:
         expiry = f"{expires_at:%Y-%m-%d %H:%M} UTC"
         LOG.warning("Rucio instance %s did not extend rule %s (%s); it expires at %s",
-                    instance.slug, rule["id"], _reason(error), expiry)
-        report(f"Rucio did not let the portal extend replication rule {rule['id']} ({_reason(error)}): the "
+                    instance.slug, rule["id"], reason(error), expiry)
+        report(f"Rucio did not let the portal extend replication rule {rule['id']} ({reason(error)}): the "
                f"data may be removed from {rule['rse_expression']} at {expiry}.",
                rule=rule["id"], expires_at=expires_at.isoformat())
 
@@ -89,7 +92,7 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
     while True:
         states = {}
         for identifier_, rule_id in rules.items():
-            with _for(DatasetRef(identifier_)), translated_errors(instance):
+            with for_dataset(DatasetRef(identifier_)), translated_errors(instance):
                 states[identifier_] = client.get_replication_rule(rule_id)
         locks = _lock_counts(states.values())
         if all(s["state"] == "OK" for s in states.values()):
@@ -98,7 +101,7 @@ def wait_for_rules(client: Client, instance: RucioInstance, rules: dict[str, str
         for identifier_, rule in states.items():
             if rule["state"] == "STUCK":
                 raise StagingError(identifier_, f"replication rule {rule['id']} is STUCK: "
-                                                f"{_stuck_reason(client, rule)}. {STUCK_ADVICE}")
+                                                f"{_stuckreason(client, rule)}. {STUCK_ADVICE}")
         now = time.time()
         total = sum(locks.values())
         if locks != last_seen or now - last_report > KEEPALIVE_SECONDS:
@@ -126,7 +129,7 @@ def _lock_counts(rules) -> dict[str, int]:
             "stuck": sum(r["locks_stuck_cnt"] for r in rules)}
 
 
-def _stuck_reason(client: Client, rule: dict[str, Any]) -> str:
+def _stuckreason(client: Client, rule: dict[str, Any]) -> str:
     """The last attempt's error of each stuck transfer, as examine_replication_rule gives it."""
     try:
         examined = client.examine_replication_rule(rule["id"])
