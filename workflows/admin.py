@@ -15,6 +15,10 @@ class WorkflowVersionInline(admin.TabularInline):
     fields = ["commit_sha", "title", "kernel_name", "created_at"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # A row is named after its workflow (WorkflowVersion.__str__), not after the workflow's notebook.
+        return super().get_queryset(request).select_related("workflow").defer("workflow__notebook")
+
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):

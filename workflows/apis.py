@@ -70,7 +70,10 @@ class RepositoryOutputSerializer(serializers.Serializer):
     workflows = serializers.SerializerMethodField()
 
     def get_workflows(self, repository) -> list[int]:
-        return list(repository.workflows.values_list("pk", flat=True))
+        listed = getattr(repository, "listed_workflows", None)  # read with the list (repository_list)
+        if listed is None:
+            return list(repository.workflows.values_list("pk", flat=True))
+        return [workflow.pk for workflow in listed]
 
 
 class RepositoryListApi(generics.ListAPIView):
@@ -88,7 +91,7 @@ class RepositoryListApi(generics.ListAPIView):
         is_public = serializers.BooleanField(allow_null=True, default=None)
 
     def get_queryset(self):
-        return Repository.objects.order_by("pk")
+        return selectors.repository_list()
 
     @extend_schema(request=InputSerializer, responses={202: RepositoryOutputSerializer})
     def post(self, request: Request) -> Response:

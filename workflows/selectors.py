@@ -1,8 +1,8 @@
 """Reads of the workflow catalogue, always as seen by one viewer (public, their groups, or staff: all)."""
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from esap.search import full_text_search
-from workflows.models import Workflow
+from workflows.models import Repository, Workflow
 
 
 def visible_to(viewer) -> Q:
@@ -30,3 +30,10 @@ def _offered(viewer) -> QuerySet:
     """What the viewer may see and launch: visible to them and not withdrawn (its notebook gone from its
     repository; operators too no longer launch it, and past launches keep their versions)."""
     return Workflow.objects.filter(visible_to(viewer), withdrawn_at__isnull=True).values("pk")
+
+
+def repository_list() -> QuerySet[Repository]:
+    """Operators' view of the repositories, each with `listed_workflows` (just their ids), all read in one
+    query rather than one per repository."""
+    workflows = Prefetch("workflows", Workflow.objects.only("pk", "repository"), to_attr="listed_workflows")
+    return Repository.objects.order_by("pk").prefetch_related(workflows)
