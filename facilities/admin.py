@@ -26,6 +26,9 @@ class ServerProfileInline(admin.TabularInline):
     model = ServerProfile
     extra = 1
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("facility")  # rows are named after it
+
 
 @admin.register(Facility)
 class FacilityAdmin(admin.ModelAdmin):
