@@ -12,6 +12,7 @@ from facilities.models import Facility, ServerProfile
 from facilities.selectors import facility_get
 from staging import services
 from staging.models import Checkout, Dataset
+from staging.selectors import datasets_by_key
 from workflows.models import Workflow, WorkflowVersion
 from workflows.selectors import workflow_list
 
@@ -134,11 +135,14 @@ def _provenance(checkout_id: str, datasets: list[Dataset], user) -> dict[int, di
 def _datasets(references: list[str]) -> list[Dataset]:
     if len(references) > MAX_DATASETS:
         raise UserError("launch_link.invalid", detail=f"more than {MAX_DATASETS} datasets")
-    datasets = []
-    for reference in references:
-        source, _, identifier = reference.partition(":")
-        dataset = Dataset.objects.filter(source=source, identifier=identifier).first()
-        if dataset is None:
+    keys = [_dataset_key(reference) for reference in references]
+    found = datasets_by_key(keys)
+    for reference, key in zip(references, keys):
+        if key not in found:
             raise UserError("launch_link.invalid", detail=f"no dataset {reference[:200]!r}")
-        datasets.append(dataset)
-    return datasets
+    return [found[key] for key in keys]
+
+
+def _dataset_key(reference: str) -> tuple[str, str]:
+    source, _, identifier = reference.partition(":")
+    return source, identifier

@@ -1,4 +1,6 @@
 """Reads of datasets, carts and checkouts. Every cart/checkout read is scoped to its owner."""
+from collections.abc import Iterable
+
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -12,6 +14,17 @@ def dataset_list(*, query: str = "", source: str = "") -> QuerySet[Dataset]:
     if source:
         datasets = datasets.filter(source=source)
     return full_text_search(datasets, query) if query else datasets
+
+
+def datasets_by_key(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
+    """The catalogue's datasets of these (source, identifier) pairs, by pair, read in one query (which the
+    unique (source, identifier) index serves); a pair the catalogue lacks is left out."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = Dataset.objects.filter(source__in={source for source, _ in wanted},
+                                  identifier__in={identifier for _, identifier in wanted})
+    return {key: dataset for dataset in rows if (key := (dataset.source, dataset.identifier)) in wanted}
 
 
 def cart_for(*, user) -> Cart:
