@@ -7,7 +7,7 @@ from django.utils.crypto import salted_hmac
 
 from esap.errors import ServiceError, UserError
 from staging.models import DataLake, Dataset
-from staging.services import dataset_upsert
+from staging.services import datasets_upsert
 from staging.sources import rucio
 
 
@@ -56,7 +56,7 @@ def datalake_search(*, slug: str, scope: str, name: str = "*", metadata: dict[st
         raise ServiceError("datalake.unavailable", detail=str(error)) from error
     except rucio.RucioError as error:
         raise UserError("datalake.refused", detail=str(error)) from error
-    return [dataset_upsert(record=record) for record in records]
+    return datasets_upsert(records=records)
 
 
 def _check_search(scope: str, name: str, metadata: dict[str, str]) -> None:

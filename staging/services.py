@@ -2,21 +2,43 @@
 from django.db import transaction
 
 from esap.errors import UserError
+from esap.search import index_text
 from facilities.models import Facility
 from facilities.selectors import facility_get, profile_get
 from staging.models import Cart, CartItem, Dataset
-from staging.selectors import cart_for
+from staging.selectors import cart_for, datasets_by_key
 from staging.sources.base import DatasetRecord
 from workflows.selectors import workflow_get
+
+
+DESCRIBED_BY_SOURCE = ["title", "description", "size_bytes", "metadata"]
 
 
 def dataset_upsert(*, record: DatasetRecord) -> Dataset:
     dataset, _ = Dataset.objects.update_or_create(
         source=record.source,
         identifier=record.identifier,
-        defaults={"title": record.title, "description": record.description,
-                  "size_bytes": record.size_bytes, "metadata": record.metadata},
+        defaults={name: getattr(record, name) for name in DESCRIBED_BY_SOURCE},
     )
+    return dataset
+
+
+def datasets_upsert(*, records: list[DatasetRecord]) -> list[Dataset]:
+    """dataset_upsert of many records (a search's results) in one statement, not a few per record: their
+    datasets in the records' order. Of two records of one dataset the later wins, as one after the other."""
+    latest = {(record.source, record.identifier): record for record in records}
+    Dataset.objects.bulk_create([_indexed(record) for record in latest.values()], update_conflicts=True,
+                                unique_fields=["source", "identifier"],
+                                update_fields=[*DESCRIBED_BY_SOURCE, "search_text"])
+    saved = datasets_by_key(latest)
+    return [saved[(record.source, record.identifier)] for record in records]
+
+
+def _indexed(record: DatasetRecord) -> Dataset:
+    """The record as a new row, with the search text Searchable.save() gives (bulk_create skips save())."""
+    dataset = Dataset(source=record.source, identifier=record.identifier,
+                      **{name: getattr(record, name) for name in DESCRIBED_BY_SOURCE})
+    dataset.search_text = index_text(dataset.search_document())
     return dataset
 
 

@@ -10,8 +10,10 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from staging.datalakes import datalake_instance
+from staging.datalakes import datalake_instance, datalake_search
 from staging.models import DataLake, Dataset
+from staging.selectors import dataset_list
+from staging.sources.base import DatasetRecord
 from tests.factories import make_user
 from tests.servers.rucio.localrucio import SCOPE
 
@@ -58,6 +60,33 @@ def test_only_logged_in_users_reach_lake_search():
     assert APIClient().get("/api/datalakes/").status_code in (401, 403)
     assert APIClient().post("/api/datalakes/escape/search/", {"scope": "x"}).status_code in (401, 403)
     assert Client().get("/datasets/lake/").status_code == 302
+
+
+def test_a_search_brings_what_the_lake_says_now_into_the_catalogue_keeping_the_entries_it_had(monkeypatch):
+    """Found again, a dataset keeps its catalogue entry (its id, carts holding it, when it was first seen)
+    with the lake's description of now, searchable by its new words; the results keep the lake's order."""
+    def found(*records: tuple[str, str]) -> None:
+        monkeypatch.setattr("staging.datalakes.rucio.search", lambda instance, **search: [
+            DatasetRecord(source="rucio", identifier=f"lake/user.alice:{name}", title=title,
+                          size_bytes=len(title), metadata={"scope": "user.alice", "name": name})
+            for name, title in records])
+
+    DataLake.objects.create(slug="lake", name="Lake", server_url="https://rucio.example.org", account="esap")
+    found(("crab", "Crab light curve"), ("vela", "Vela light curve"))
+    first = {d.identifier: d for d in datalake_search(slug="lake", scope="user.alice")}
+    found(("vela", "Vela spectrum"), ("geminga", "Geminga light curve"), ("vela", "Vela spectrum, again"))
+
+    again = datalake_search(slug="lake", scope="user.alice")
+
+    assert [d.title for d in again] == ["Vela spectrum, again", "Geminga light curve", "Vela spectrum, again"]
+    vela = Dataset.objects.get(identifier="lake/user.alice:vela")
+    assert (vela.pk, vela.created_at) == (first[vela.identifier].pk, first[vela.identifier].created_at)
+    assert (vela.title, vela.size_bytes) == ("Vela spectrum, again", len("Vela spectrum, again"))
+    assert again[0].pk == again[2].pk == vela.pk
+    assert [d.identifier for d in dataset_list(query="spectrum")] == ["lake/user.alice:vela"]
+    assert {d.identifier for d in dataset_list(query="curve")} == {"lake/user.alice:crab",
+                                                                   "lake/user.alice:geminga"}
+    assert Dataset.objects.filter(source="rucio").count() == 3
 
 
 def test_the_search_api_refuses_malformed_input():
