@@ -3,8 +3,10 @@ from django.contrib.auth import get_permission_codename
 
 from esap.admin_forms import KeepsSecretsForm, write_only_secret
 from esap.errors import UserError
+from facilities.models import ServerProfile
 from staging.checkout.services import checkout_end_by_operator, checkout_forget_server_by_operator
 from staging.models import Cart, CartItem, Checkout, CheckoutEvent, DataLake, Dataset, VOService
+from workflows.models import WorkflowVersion
 
 
 @admin.register(Dataset)
@@ -23,8 +25,19 @@ class CartItemInline(admin.TabularInline):
 @admin.register(Cart)
 class CartAdmin(admin.ModelAdmin):
     list_display = ["user", "workflow", "facility", "profile", "frozen_by", "updated_at"]
+    # Django's own select_related() skips nullable keys; a profile's name includes its facility's slug.
+    list_select_related = ["user", "workflow", "facility", "profile__facility", "frozen_by"]
     inlines = [CartItemInline]
     raw_id_fields = ["user", "frozen_by"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """The profile and version choices with the facility and workflow each is named by."""
+        if db_field.name == "profile":
+            kwargs["queryset"] = ServerProfile.objects.select_related("facility")
+        elif db_field.name == "workflow_version":
+            kwargs["queryset"] = (WorkflowVersion.objects.select_related("workflow")
+                                  .defer("notebook", "workflow__notebook"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class CheckoutEventInline(admin.TabularInline):
