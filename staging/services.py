@@ -27,7 +27,9 @@ def datasets_upsert(*, records: list[DatasetRecord]) -> list[Dataset]:
     """dataset_upsert of many records (a search's results) in one statement, not a few per record: their
     datasets in the records' order. Of two records of one dataset the later wins, as one after the other."""
     latest = {(record.source, record.identifier): record for record in records}
-    Dataset.objects.bulk_create([_indexed(record) for record in latest.values()], update_conflicts=True,
+    # In key order, so that two searches writing the same rows at once lock them in the same order (on
+    # PostgreSQL, row locks taken in different orders by two upserts are a deadlock).
+    Dataset.objects.bulk_create([_indexed(latest[key]) for key in sorted(latest)], update_conflicts=True,
                                 unique_fields=["source", "identifier"],
                                 update_fields=[*DESCRIBED_BY_SOURCE, "search_text"])
     saved = datasets_by_key(latest)

@@ -2,6 +2,7 @@
 lake from a page or the REST API, and what is found becomes catalogue datasets they can put in the cart."""
 import io
 import re
+import threading
 from html import unescape
 
 import pytest
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 from staging.datalakes import datalake_instance, datalake_search
 from staging.models import DataLake, Dataset
 from staging.selectors import dataset_list
+from staging.services import datasets_upsert
 from staging.sources.base import DatasetRecord
 from tests.factories import make_user
 from tests.servers.rucio.localrucio import SCOPE
@@ -87,6 +89,37 @@ def test_a_search_brings_what_the_lake_says_now_into_the_catalogue_keeping_the_e
     assert {d.identifier for d in dataset_list(query="curve")} == {"lake/user.alice:crab",
                                                                    "lake/user.alice:geminga"}
     assert Dataset.objects.filter(source="rucio").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_searches_writing_the_same_datasets_at_once_in_opposite_orders_both_succeed():
+    """On PostgreSQL each upsert locks the rows it updates; taken in the results' order, two searches
+    finding the same datasets in opposite orders would each wait for the other (a deadlock: one fails).
+    On SQLite writers take turns, so this holds there by construction."""
+    records = [DatasetRecord(source="rucio", identifier=f"lake/user.alice:file-{number:03d}", title=f"File {number}")
+               for number in range(300)]
+    datasets_upsert(records=records)
+    together, failures = threading.Barrier(2), []
+
+    def search_writes(found: list[DatasetRecord]) -> None:
+        try:
+            for _ in range(3):
+                together.wait(timeout=30)
+                datasets_upsert(records=found)
+        except Exception as error:  # noqa: BLE001 - what the search would have answered
+            failures.append(repr(error))
+            together.abort()  # the other writer stops waiting for this one
+        finally:
+            connection.close()
+
+    writers = [threading.Thread(target=search_writes, args=(found,)) for found in (records, records[::-1])]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    assert failures == []
+    assert Dataset.objects.filter(source="rucio").count() == 300
 
 
 def test_the_search_api_refuses_malformed_input():
