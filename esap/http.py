@@ -124,8 +124,16 @@ def peer_checked_session(url: str, *, allow_private: bool) -> requests.Session:
     reached before sending anything on it, unless private addresses are allowed. The refusal is the
     UserError of check_peer_address, raised as is through requests (it is no connection error)."""
     session = requests.Session()
-    if not allow_private:
-        adapter = PeerCheckedAdapter(functools.partial(check_peer_address, allow_private=False, url=url))
+    if policy := peer_policy(url, allow_private=allow_private):
+        adapter = PeerCheckedAdapter(policy)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
     return session
+
+
+def peer_policy(url: str, *, allow_private: bool) -> PeerPolicy | None:
+    """check_peer_address for connections made for `url`; None when private addresses are allowed (there
+    is nothing to check)."""
+    if allow_private:
+        return None
+    return functools.partial(check_peer_address, allow_private=False, url=url)

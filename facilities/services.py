@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from esap.http import check_outbound_url, peer_checked_session
+from esap.http import PeerPolicy, check_outbound_url, peer_checked_session, peer_policy
 from facilities.models import Facility, Health, ServerProfile
 
 
@@ -21,6 +21,11 @@ def hub_session(hub_url: str) -> requests.Session:
     host name once and each connection resolves it again; unless private addresses are allowed, this
     session refuses a connection that reached one before sending anything on it (DNS rebinding)."""
     return peer_checked_session(hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
+
+
+def hub_peer_policy(hub_url: str) -> PeerPolicy | None:
+    """hub_session's check, for the connections to the hub it does not make: the kernel websocket."""
+    return peer_policy(hub_url, allow_private=settings.ESAP_ALLOW_PRIVATE_URLS)
 
 
 @transaction.atomic

@@ -1,17 +1,22 @@
 """Executing code on a Jupyter kernel over its websocket, with the Jupyter messaging protocol (v5)."""
 import json
+import os
+import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
+from urllib.parse import urlsplit
 
 import websocket
 
 from facilities.hub.errors import KernelError, ServerNotRunning
 
 OUTPUT_TYPES = {"stream", "execute_result", "display_data", "error"}
+PeerPolicy = Callable[[str], object]  # raises if a connection may not go on to the address it reached
 
 
 @dataclass
@@ -25,11 +30,16 @@ class CellResult:
 
 
 class KernelConnection:
-    def __init__(self, url: str, *, token: str, session_id: str, connect_timeout: float = 10.0) -> None:
+    """With a `peer_policy`, the connection is opened here and the address it reached is put to the policy
+    before anything is sent on it; without, websocket-client opens it as it likes."""
+
+    def __init__(self, url: str, *, token: str, session_id: str, connect_timeout: float = 10.0,
+                 peer_policy: PeerPolicy | None = None) -> None:
         self.url = f"{url}?session_id={session_id}"
         self.session_id = session_id
         self._token = token
         self.connect_timeout = connect_timeout
+        self.peer_policy = peer_policy
         self.socket: websocket.WebSocket | None = None
 
     def __enter__(self) -> Self:
@@ -37,6 +47,7 @@ class KernelConnection:
             self.socket = websocket.create_connection(
                 self.url, timeout=self.connect_timeout,
                 header=[f"Authorization: token {self._token}", "Sec-Fetch-Mode: websocket"],
+                **self._checked_transport(),
             )
         except websocket.WebSocketBadStatusException as error:
             if error.status_code == 424:
@@ -50,6 +61,14 @@ class KernelConnection:
     def __exit__(self, *exc_info: object) -> None:
         if self.socket:
             self.socket.close()
+
+    def _checked_transport(self) -> dict[str, Any]:
+        """websocket-client's options for a socket opened and vetted here. It would follow a redirect on a
+        connection of its own, unvetted and carrying the token: none is followed."""
+        if self.peer_policy is None:
+            return {}
+        sock = open_checked_socket(self.url, self.peer_policy, timeout=self.connect_timeout)
+        return {"socket": sock, "redirect_limit": 0}
 
     def wait_until_ready(self, timeout: float) -> None:
         """A fresh kernel answers kernel_info once it can take code."""
@@ -104,6 +123,34 @@ class KernelConnection:
             message = json.loads(raw)
             if wanted(message):
                 return message
+
+
+def open_checked_socket(url: str, peer_policy: PeerPolicy, *, timeout: float) -> socket.socket:
+    """A connection to the ws:// or wss:// URL's host, TLS-wrapped for wss://, once `peer_policy` accepted
+    the address it reached: the host name is resolved again here, and may answer differently than at the
+    URL's check (DNS rebinding). Given as `socket=`, websocket-client neither connects nor wraps it again."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    sock = socket.create_connection((parts.hostname, parts.port or (443 if secure else 80)), timeout=timeout)
+    try:
+        peer_policy(sock.getpeername()[0])
+        for option in websocket.DEFAULT_SOCKET_OPTION:  # what websocket-client sets on its own sockets
+            sock.setsockopt(*option)
+        return _tls_context().wrap_socket(sock, server_hostname=parts.hostname) if secure else sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificates and host names verified, against the CA bundle websocket-client would have used: its
+    WEBSOCKET_CLIENT_CA_BUNDLE (a file or a directory), else the system's."""
+    bundle = os.environ.get("WEBSOCKET_CLIENT_CA_BUNDLE", "")
+    if os.path.isfile(bundle):
+        return ssl.create_default_context(cafile=bundle)
+    if os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context()
 
 
 def _reply_to(msg_id: str, msg_type: str) -> Callable[[dict], bool]:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import requests
 
 from facilities.hub.errors import HubError, HubNotFound, HubRequestError, HubUnavailable, ServerNotRunning
-from facilities.hub.kernel import CellResult, KernelConnection
+from facilities.hub.kernel import CellResult, KernelConnection, PeerPolicy
 from facilities.hub.transport import DEFAULT_RETRY, DEFAULT_TIMEOUTS, RetryPolicy, Timeouts, Transport
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,16 @@ class SessionInfo:
 
 
 class ServerClient:
+    """`session` makes the REST calls; the kernel websocket is no requests connection, so the check a
+    session may put on the address each connection reached is given apart, as `peer_policy`."""
+
     def __init__(self, hub_url: str, user: str, server: str, token: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                 retry: RetryPolicy = DEFAULT_RETRY, session: requests.Session | None = None) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, session: requests.Session | None = None,
+                 peer_policy: PeerPolicy | None = None) -> None:
         self.prefix = f"/user/{quote(user, safe='')}/{quote(server, safe='')}"
         self.base = f"{hub_url.rstrip('/')}{self.prefix}"
         self.http = Transport(token, timeouts=timeouts, retry=retry, session=session)
+        self.peer_policy = peer_policy
         self._token = token
 
     def __repr__(self) -> str:
@@ -94,7 +99,7 @@ class ServerClient:
         other code, and the server from ever looking idle to the hub's culler."""
         url = self.base.replace("http", "ws", 1) + f"/api/kernels/{quote(kernel_id, safe='')}/channels"
         # The handshake is an HTTP exchange through the proxy: under load it needs a read-sized timeout.
-        with KernelConnection(url, token=self._token, session_id=session_id,
+        with KernelConnection(url, token=self._token, session_id=session_id, peer_policy=self.peer_policy,
                               connect_timeout=self.http.timeouts.read) as kernel:
             kernel.wait_until_ready(timeout=max(30.0, timeout_per_cell))
             results = []

@@ -11,7 +11,7 @@ from facilities.hub import errors as hub_errors
 from facilities.hub.client import HubClient
 from facilities.hub.server import ServerClient
 from facilities.models import Facility
-from facilities.services import hub_session
+from facilities.services import hub_peer_policy, hub_session
 
 SERVER_TOKEN_SECONDS = 900
 
@@ -55,7 +55,7 @@ def server_of(checkout) -> Iterator[ServerClient]:
         with server_token(client, checkout.hub_username, checkout.server_name) as token:
             hub_url = checkout.facility.hub_url
             yield ServerClient(hub_url, checkout.hub_username, checkout.server_name, token,
-                               session=hub_session(hub_url))
+                               session=hub_session(hub_url), peer_policy=hub_peer_policy(hub_url))
 
 
 @contextmanager

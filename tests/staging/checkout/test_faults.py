@@ -4,6 +4,7 @@ import socket
 import time
 
 import pytest
+import requests
 from rest_framework.test import APIClient
 
 from staging.checkout import pipeline
@@ -185,6 +186,25 @@ def test_a_hub_name_that_rebinds_to_a_private_address_fails_the_launch_naming_th
                                     reason="a connection to its host reached 127.0.0.1")
     assert not hub_client(jupyterhub).user_exists(failed.hub_username)
 
+
+def test_a_kernel_websocket_that_reaches_a_private_address_fails_the_execute_step_naming_the_address(
+        jupyterhub, run_here, settings, monkeypatch):
+    """The kernel websocket is opened apart from the hub's REST session and checked on its own. The suite's
+    hub listens on 127.0.0.1 only, so the URL check and the REST connections (tested with a rebinding name
+    above and in test_hub_access.py) are let through here, as if they had reached a public address; the
+    websocket's connection reaches 127.0.0.1, as a rebinding name would make it."""
+    facility = make_facility(hub_url=jupyterhub.url, token=jupyterhub.service_token, profiles=("small",))
+    checkout = launch(facility=facility)
+    settings.ESAP_ALLOW_PRIVATE_URLS = False
+    monkeypatch.setattr("staging.checkout.hub_access.check_outbound_url", lambda url, **policy: url)
+    monkeypatch.setattr("staging.checkout.hub_access.hub_session", lambda hub_url: requests.Session())
+
+    failed = run_here(checkout)
+
+    assert_failed_and_cart_restored(failed, step="executing", code="url.not_allowed",
+                                    reason="a connection to its host reached 127.0.0.1")
+    assert repr(jupyterhub.url) in failed.error_message  # named like the REST path's refusal
+    hub_client(jupyterhub).stop_server(failed.hub_username, failed.server_name)
 
 def test_a_failure_of_the_facilitys_configuration_says_operators_must_mend_it_and_retry_goes_on_once_they_have(
         launch_env, hub_facility):

@@ -1,0 +1,109 @@
+"""The kernel websocket reaches only addresses its peer policy accepts, checked on the connection itself
+before anything is sent on it: the hub's host name is resolved again for the websocket and may answer
+differently than at the hub URL's check (DNS rebinding). Without a policy websocket-client connects as it
+always did (the rest of tests/facilities/hub)."""
+import itertools
+import socket
+import time
+
+import pytest
+
+from esap.errors import UserError
+from esap.http import check_outbound_url, peer_policy
+from facilities.hub import ServerClient
+from facilities.hub.kernel import KernelConnection
+from tests.facilities.hub.conftest import SHARED_SERVER, SHARED_USER
+from tests.rebinding import fake_rebinding_resolver
+
+_notebooks = itertools.count(1)
+NOTEBOOK = {"cells": [], "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+
+
+@pytest.fixture
+def listener():
+    """A bare listening socket on 127.0.0.1: connections complete in its backlog, so the test can see
+    whether anything was sent on them."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        sock.settimeout(2)
+        yield sock
+
+
+def received(listener) -> bytes:
+    connection, _ = listener.accept()
+    with connection:
+        return connection.recv(1024)
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_a_websocket_that_reached_a_private_address_is_closed_before_its_handshake(
+        monkeypatch, listener, scheme):
+    """For wss:// nothing means no TLS hello either: the address is judged before the TLS handshake."""
+    hub_url = f"http://kernel.rebind.test:{listener.getsockname()[1]}"
+    lookups = fake_rebinding_resolver(monkeypatch, "kernel.rebind.test")
+    check_outbound_url(hub_url, allow_private=False)
+    kernel = KernelConnection(hub_url.replace("http", scheme, 1) + "/api/kernels/k/channels", token="secret",
+                              session_id="s", peer_policy=peer_policy(hub_url, allow_private=False))
+
+    with pytest.raises(UserError) as refused, kernel:
+        pass
+
+    assert refused.value.code == "url.not_allowed" and refused.value.params["url"] == hub_url
+    assert "its host reached 127.0.0.1, which is not a public address" in refused.value.message
+    assert len(lookups) == 2 and received(listener) == b""
+
+
+def kernel_model(server: ServerClient, kernel_id: str) -> dict:
+    return server.http.request("GET", f"{server.base}/api/kernels/{kernel_id}").json()
+
+
+def fresh_kernel(running: ServerClient) -> tuple[str, str, dict]:
+    """A new kernel's session and kernel ids, and its model once it has stopped changing: until a client
+    connects, the server does not even learn that the kernel went idle."""
+    path = f"kernel-peer-{next(_notebooks)}.ipynb"
+    running.put_notebook(path, NOTEBOOK)
+    session_id, kernel_id = running.create_session(path, "python3")
+    previous, model, deadline = None, kernel_model(running, kernel_id), time.monotonic() + 30
+    while model != previous:
+        assert time.monotonic() < deadline, f"the kernel kept changing: {model}"
+        time.sleep(1)
+        previous, model = model, kernel_model(running, kernel_id)
+    return session_id, kernel_id, model
+
+
+@pytest.mark.hub
+def test_a_hub_name_that_rebinds_to_a_private_address_gets_no_kernel_websocket(
+        jupyterhub, running, monkeypatch):
+    """The hub URL's check passed (its name answered a public address); the websocket's own lookup
+    answered 127.0.0.1, where the real hub listens (simulated: see tests/rebinding.py). Had the handshake
+    been sent, the kernel would have run the cell and its activity would show it."""
+    session_id, kernel_id, before = fresh_kernel(running)
+    hub_url = f"http://hub.rebind.test:{jupyterhub.url.rsplit(':', 1)[1]}"
+    lookups = fake_rebinding_resolver(monkeypatch, "hub.rebind.test")
+    check_outbound_url(hub_url, allow_private=False)
+    rebound = ServerClient(hub_url, SHARED_USER, SHARED_SERVER, jupyterhub.service_token,
+                           peer_policy=peer_policy(hub_url, allow_private=False))
+
+    with pytest.raises(UserError) as refused:
+        rebound.execute(kernel_id, session_id, ["print('reached')"], timeout_per_cell=10)
+
+    assert refused.value.code == "url.not_allowed"
+    assert "reached 127.0.0.1, which is not a public address" in refused.value.message
+    assert len(lookups) == 2  # the check's and the websocket's: the refusal was not retried
+    time.sleep(0.5)  # what a handshake would have set off has had time to show
+    assert kernel_model(running, kernel_id) == before
+
+
+@pytest.mark.hub
+def test_a_websocket_whose_peer_is_accepted_runs_the_cells_on_the_socket_opened_for_the_check(
+        jupyterhub, running):
+    session_id, kernel_id, _ = fresh_kernel(running)
+    peers: list[str] = []
+    accepting = ServerClient(jupyterhub.url, SHARED_USER, SHARED_SERVER, jupyterhub.service_token,
+                             peer_policy=peers.append)
+
+    [result] = accepting.execute(kernel_id, session_id, ["21 * 2"], timeout_per_cell=30)
+
+    assert result.status == "ok" and result.outputs[0]["data"] == {"text/plain": "42"}
+    assert peers == ["127.0.0.1"]
+
