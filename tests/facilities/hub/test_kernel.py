@@ -4,14 +4,18 @@ differently than at the hub URL's check (DNS rebinding). Without a policy websoc
 always did (the rest of tests/facilities/hub)."""
 import itertools
 import socket
+import ssl
+import subprocess
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from esap.errors import UserError
 from esap.http import check_outbound_url, peer_policy
 from facilities.hub import ServerClient
-from facilities.hub.kernel import KernelConnection
+from facilities.hub.kernel import KernelConnection, open_checked_socket
 from tests.facilities.hub.conftest import SHARED_SERVER, SHARED_USER
 from tests.rebinding import fake_rebinding_resolver
 
@@ -107,3 +111,71 @@ def test_a_websocket_whose_peer_is_accepted_runs_the_cells_on_the_socket_opened_
     assert result.status == "ok" and result.outputs[0]["data"] == {"text/plain": "42"}
     assert peers == ["127.0.0.1"]
 
+
+
+@pytest.fixture(scope="module")
+def localhost_certificate(tmp_path_factory) -> Path:
+    """A self-signed certificate (and key) for the name localhost only, made by openssl: its own CA."""
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout",
+                    str(folder / "key.pem"), "-out", str(folder / "cert.pem")], check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture
+def tls_listener(localhost_certificate):
+    """A TLS server on 127.0.0.1 presenting the localhost certificate; it completes handshakes until closed."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(localhost_certificate / "cert.pem", localhost_certificate / "key.pem")
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            try:
+                with context.wrap_socket(connection, server_side=True) as tls:
+                    tls.recv(1)
+            except OSError:
+                pass  # a client that refused the certificate
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def accept_any(address: str) -> None:
+    pass
+
+
+def test_a_checked_wss_connection_verifies_the_certificate_against_the_configured_bundle(
+        monkeypatch, localhost_certificate, tls_listener):
+    monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", str(localhost_certificate / "cert.pem"))
+
+    with open_checked_socket(f"wss://localhost:{tls_listener}/api/kernels/k/channels", accept_any,
+                             timeout=5) as tls:
+        subject = dict(pair[0] for pair in tls.getpeercert()["subject"])
+
+    assert isinstance(tls, ssl.SSLSocket) and subject["commonName"] == "localhost"
+
+
+@pytest.mark.parametrize("host, bundle, reason", [
+    ("127.0.0.1", "cert.pem", "IP address mismatch"),  # the certificate names localhost only
+    ("localhost", "", "self-signed certificate"),  # not a CA the system trusts
+])
+def test_a_checked_wss_connection_refuses_a_certificate_it_cannot_verify(
+        monkeypatch, localhost_certificate, tls_listener, host, bundle, reason):
+    monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", str(localhost_certificate / bundle) if bundle else "")
+
+    with pytest.raises(ssl.SSLCertVerificationError) as refused:
+        open_checked_socket(f"wss://{host}:{tls_listener}/api/kernels/k/channels", accept_any, timeout=5)
+
+    assert reason in str(refused.value)
