@@ -3,9 +3,11 @@ probes name the pod's or machine's address as Host, which ALLOWED_HOSTS rightly 
 come over plain HTTP, which an HTTPS redirect would answer with a 301."""
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from esap import metrics_view
 from esap.celery import app
 
 
@@ -50,14 +52,25 @@ PROBES: dict[str, Callable[[HttpRequest], JsonResponse]] = {"/healthz": liveness
 
 
 class HealthProbes:
-    """Answers GET and HEAD of exactly /healthz and /readyz; passes every other request on. First in
-    MIDDLEWARE, so that nothing before it validates the Host header or redirects to HTTPS."""
+    """Answers GET and HEAD of exactly /healthz and /readyz, and of /metrics when ESAP_METRICS_TOKEN is
+    set; passes every other request on. First in MIDDLEWARE, so that nothing before it validates the Host
+    header or redirects to HTTPS."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probe = PROBES.get(request.path_info)
-        if probe is None or request.method not in ("GET", "HEAD"):
+        probe = _probe_for(request)
+        if probe is None:
             return self.get_response(request)
         return probe(request)
+
+
+def _probe_for(request: HttpRequest) -> Callable[[HttpRequest], HttpResponse] | None:
+    if request.method not in ("GET", "HEAD"):
+        return None
+    if request.path_info == metrics_view.PATH and settings.ESAP_METRICS_TOKEN:
+        # Only a scrape held to the token skips the host check and the redirect; staff reading it with
+        # their session (no token set) come through the usual stack, which their login needs anyway.
+        return metrics_view.metrics
+    return PROBES.get(request.path_info)

@@ -129,6 +129,9 @@ if ESAP_PUBLIC_URL.startswith("https://"):
 # likely stopped watching its page. 0 tells every end.
 ESAP_NOTIFY_AFTER_SECONDS = env_int("ESAP_NOTIFY_AFTER_SECONDS", 300)
 ESAP_API_TOKEN_DAYS = env_int("ESAP_API_TOKEN_DAYS", 90)  # the longest a personal API token lives
+# Prometheus's scraper sends it as `Authorization: Bearer ...` to /metrics (esap.metrics_view); unset,
+# only logged-in staff may read /metrics.
+ESAP_METRICS_TOKEN = env("ESAP_METRICS_TOKEN", "").strip()
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

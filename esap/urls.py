@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from esap import account, api as esap_api, docs, tokens, views
+from esap import account, api as esap_api, docs, metrics_view, tokens, views
 from facilities import apis as facility_apis, views as facility_views
 from staging import apis as staging_apis, datalake_apis, datalake_views, views as staging_views
 from staging import vo_apis, vo_views
@@ -82,4 +82,6 @@ urlpatterns = [
     path("api/", include(api)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # With ESAP_METRICS_TOKEN set, esap.health's middleware answers GET and HEAD first, whatever the Host.
+    path("metrics", metrics_view.metrics, name="metrics"),
 ]
