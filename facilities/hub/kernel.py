@@ -12,6 +12,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import websocket
+from websocket._url import get_proxy_info  # websocket-client's own reading of the proxy settings
 
 from facilities.hub.errors import KernelError, ServerNotRunning
 
@@ -64,8 +65,10 @@ class KernelConnection:
 
     def _checked_transport(self) -> dict[str, Any]:
         """websocket-client's options for a socket opened and vetted here. It would follow a redirect on a
-        connection of its own, unvetted and carrying the token: none is followed."""
-        if self.peer_policy is None:
+        connection of its own, unvetted and carrying the token: none is followed. Behind an outbound proxy
+        websocket-client tunnels through it, as requests does for the hub's REST calls: the connection then
+        reaches the proxy, whose business the final address is (a direct one might not get out at all)."""
+        if self.peer_policy is None or _through_proxy(self.url):
             return {}
         sock = open_checked_socket(self.url, self.peer_policy, timeout=self.connect_timeout)
         return {"socket": sock, "redirect_limit": 0}
@@ -140,6 +143,13 @@ def open_checked_socket(url: str, peer_policy: PeerPolicy, *, timeout: float) ->
     except BaseException:
         sock.close()
         raise
+
+
+def _through_proxy(url: str) -> bool:
+    """Whether websocket-client sends `url` through an outbound proxy (http_proxy/https_proxy, no_proxy)."""
+    parts = urlsplit(url)
+    proxy_host, _, _ = get_proxy_info(parts.hostname, parts.scheme == "wss")
+    return bool(proxy_host)
 
 
 def _tls_context() -> ssl.SSLContext:

@@ -14,7 +14,7 @@ import pytest
 
 from esap.errors import UserError
 from esap.http import check_outbound_url, peer_policy
-from facilities.hub import ServerClient
+from facilities.hub import KernelError, ServerClient
 from facilities.hub.kernel import KernelConnection, open_checked_socket
 from tests.facilities.hub.conftest import SHARED_SERVER, SHARED_USER
 from tests.rebinding import fake_rebinding_resolver
@@ -111,6 +111,57 @@ def test_a_websocket_whose_peer_is_accepted_runs_the_cells_on_the_socket_opened_
     assert result.status == "ok" and result.outputs[0]["data"] == {"text/plain": "42"}
     assert peers == ["127.0.0.1"]
 
+
+
+@pytest.fixture
+def outbound_proxy(monkeypatch, listener):
+    """An outbound HTTP proxy (http_proxy, as websocket-client reads it) that records each request line and
+    answers 502: the tunnel it was asked for is no concern of the test."""
+    lines: list[bytes] = []
+
+    def serve() -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            lines.append(connection.recv(1024).split(b"\r\n", 1)[0])
+            connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield lines
+    thread.join(timeout=5)
+
+
+def test_behind_an_outbound_proxy_the_checked_websocket_goes_through_it_as_the_rest_calls_do(outbound_proxy):
+    """The hub's REST session reaches the proxy, whose business the final address then is; the websocket
+    does the same. Connecting around the proxy would fail where only the proxy may reach out, and the
+    proxy's own (often internal) address is no hub address to refuse."""
+    refused: list[str] = []
+    kernel = KernelConnection("ws://hub.behind-proxy.invalid/api/kernels/k/channels", token="secret",
+                              session_id="s", connect_timeout=5, peer_policy=refused.append)
+
+    with pytest.raises(KernelError), kernel:
+        pass
+
+    assert outbound_proxy == [b"CONNECT hub.behind-proxy.invalid:80 HTTP/1.1"] and refused == []
+
+
+def test_a_hub_the_proxy_settings_exempt_is_connected_to_directly_and_checked(outbound_proxy, listener,
+                                                                               monkeypatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    peers: list[str] = []
+    kernel = KernelConnection(f"ws://127.0.0.1:{listener.getsockname()[1]}/api/kernels/k/channels",
+                              token="secret", session_id="s", connect_timeout=5, peer_policy=peers.append)
+
+    with pytest.raises(KernelError), kernel:
+        pass
+
+    assert outbound_proxy == [b"GET /api/kernels/k/channels?session_id=s HTTP/1.1"] and peers == ["127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
