@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from esap.checks import git_is_installed
+from esap.checks import git_can_pin_addresses, git_is_installed
 from tests.rebinding import PUBLIC_ADDRESS, fake_rebinding_resolver
 from tests.servers.git import GitServer
 from tests.workflows.git_http import GitHttpServer, RedirectingServer, SilentServer, processes_of
@@ -193,3 +193,61 @@ def test_with_private_addresses_allowed_nothing_is_pinned_and_the_harvest_reache
 
     assert (repository.status, repository.commit_sha) == ("ok", sha)
     server.stop()
+
+
+def test_a_harvest_runs_no_lfs_filter_the_workers_git_configuration_defines(repositories, monkeypatch, tmp_path):
+    """With Git LFS set up for the worker's user (`git lfs install` writes filter.lfs.* into ~/.gitconfig),
+    a checkout would run its filter on files the repository marks `filter=lfs`, and git-lfs fetches from
+    the LFS server the repository's .lfsconfig names: a host nobody checked. A stand-in filter driver
+    named lfs, defined the same way, shows whether git runs it."""
+    sha = repositories.commit("with-lfs", {".gitattributes": "*.ipynb filter=lfs\n", "crab.ipynb": "{}"})
+    server = GitHttpServer(repositories.root)
+    home, ran = tmp_path / "worker-home", tmp_path / "lfs-filter-ran"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f'[filter "lfs"]\n\tsmudge = "touch {ran}; cat"\n'
+                                     f'\tprocess = "touch {ran}; false"\n\trequired = true\n')
+    monkeypatch.setenv("HOME", str(home))
+
+    repository = harvest(f"{server.base}/with-lfs")
+
+    assert (repository.status, repository.commit_sha) == ("ok", sha)
+    assert not ran.exists(), "git ran the worker's LFS filter"
+    server.stop()
+
+
+def fake_old_git(monkeypatch, version: tuple[int, ...] = (2, 34, 1)) -> None:
+    """A git older than 2.37 on the worker, which cannot be installed here: its version, as git says it."""
+    monkeypatch.setattr(git, "git_version", lambda: version)
+
+
+def test_a_git_too_old_to_pin_refuses_a_pinned_fetch_before_any_git_runs(monkeypatch, tmp_path):
+    fake_old_git(monkeypatch)
+    commands: list[list[str]] = []
+    monkeypatch.setattr(git, "_git", lambda args, *rest, **options: commands.append(args) or "0" * 40)
+    pin = git.Pin(host="git.example.org", port=443, addresses=(PUBLIC_ADDRESS,))
+
+    with pytest.raises(git.GitTooOld) as refused:
+        git.fetch_commit("https://git.example.org/repo.git", "main", tmp_path / "repo", pin=pin)
+
+    assert "git 2.34.1 on the worker cannot be kept on the checked address" in str(refused.value)
+    assert "git 2.37 or later" in str(refused.value) and commands == []
+
+
+def test_a_harvest_on_a_worker_whose_git_cannot_pin_fails_saying_so(public_only, monkeypatch):
+    fake_old_git(monkeypatch)
+    fake_rebinding_resolver(monkeypatch, "git.rebind.test")
+
+    repository = harvest("https://git.rebind.test/repo.git")
+
+    assert repository.status == "failed" and "upgrade git where the worker runs" in repository.last_error
+
+
+def test_the_deployment_check_warns_when_git_cannot_pin_harvests(settings, monkeypatch):
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = False
+    assert git_can_pin_addresses(None) == []  # this machine's git
+
+    fake_old_git(monkeypatch)
+
+    assert [warning.id for warning in git_can_pin_addresses(None)] == ["esap.W006"]
+    settings.ESAP_GIT_ALLOW_PRIVATE_URLS = True  # nothing is pinned then
+    assert git_can_pin_addresses(None) == []

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,9 +21,13 @@ LOW_SPEED_SECONDS = 30
 # Every git run: no file transport, no hooks, no HTTP redirects (the URL's host is what was checked against
 # the outbound policy; a redirect would take git to a host nobody checked), and a server that stalls
 # mid-transfer is dropped without waiting for the whole time limit.
+# Nor does a checkout run the Git LFS filter a worker's own git configuration may define: it would fetch
+# from whatever LFS server the repository's .lfsconfig names, a host nobody checked (LFS files stay pointers).
 CONFIG = ["protocol.file.allow=never", "core.hooksPath=/dev/null", "advice.detachedHead=false",
           "http.followRedirects=false", f"http.lowSpeedLimit={LOW_SPEED_BYTES_PER_SECOND}",
-          f"http.lowSpeedTime={LOW_SPEED_SECONDS}"]
+          f"http.lowSpeedTime={LOW_SPEED_SECONDS}", "filter.lfs.smudge=", "filter.lfs.process=",
+          "filter.lfs.required=false"]
+PINNING_GIT = (2, 37)  # the first git with http.curloptResolve; older ones ignore the setting silently
 # Loosely git check-ref-format: no option-like start, no whitespace or control characters, no range or
 # revision syntax. A full commit SHA passes.
 _BAD_REF = re.compile(r"^-|[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|^/|/$|\.lock$|\.$|//")
@@ -61,6 +66,10 @@ class BadRef(HarvestError):
 
 class GitMissing(HarvestError):
     code = "harvest.git_missing"
+
+
+class GitTooOld(HarvestError):
+    code = "harvest.git_too_old"
 
 
 class HostNotPinnable(HarvestError):
@@ -113,6 +122,10 @@ def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = Cl
     """Check out `ref` (branch, tag or commit SHA) of `url` into `destination`; return the commit SHA.
     With `pin`, git's HTTP transport connects to the pinned addresses only."""
     _check_ref(ref)
+    if pin and not git_can_pin():
+        raise GitTooOld(f"git {'.'.join(map(str, git_version() or ()))} on the worker cannot be kept on the "
+                        f"checked address (http.curloptResolve needs git {'.'.join(map(str, PINNING_GIT))} "
+                        "or later, and older git ignores it): upgrade git where the worker runs")
     destination.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + limits.timeout_seconds
     _git(["init", "--quiet"], destination, deadline, limits)
@@ -121,6 +134,22 @@ def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = Cl
     _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], destination, deadline, limits)
     _check_size(destination, limits)
     return _git(["rev-parse", "HEAD"], destination, deadline, limits).strip()
+
+
+@cache
+def git_version() -> tuple[int, ...] | None:
+    """The worker's git version, (2, 39, 5); None without git or an answer this cannot read."""
+    try:
+        answer = subprocess.run(["git", "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", answer)
+    return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
+
+def git_can_pin() -> bool:
+    version = git_version()
+    return version is not None and version[:2] >= PINNING_GIT
 
 
 def _check_ref(ref: str) -> None:
@@ -181,7 +210,8 @@ def _environment() -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "SSL_CERT_FILE",
                                                         "SSL_CERT_DIR", "GIT_SSL_CAINFO"}}
     return {**keep, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
-            "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false"}
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
+            "GIT_LFS_SKIP_SMUDGE": "1"}
 
 
 def _classify(step: str, stderr: str) -> HarvestError:
