@@ -83,6 +83,9 @@ NEEDS_AN_OPERATOR: dict[str, frozenset[str] | None] = {
     "facility.token_unreadable": None,
     "facility.rejected": frozenset({"spawning"}),
     "hub.user_missing": None,
+    # The facility's hub resolves to an address the portal may not call (a hub moved inside a private
+    # network, or a name rebinding to one): its operators, or the portal's, must mend it.
+    "url.not_allowed": frozenset({"spawning", "uploading", "executing"}),
 }
 # What the launch names is gone from the catalogue: no retry can bring it back; the cart is checked out again.
 CANNOT_BE_RETRIED = frozenset({"facility.missing", "notebook.missing"})

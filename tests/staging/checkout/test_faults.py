@@ -185,6 +185,10 @@ def test_a_hub_name_that_rebinds_to_a_private_address_fails_the_launch_naming_th
     assert_failed_and_cart_restored(failed, step="spawning", code="url.not_allowed",
                                     reason="a connection to its host reached 127.0.0.1")
     assert not hub_client(jupyterhub).user_exists(failed.hub_username)
+    api = APIClient()
+    api.force_authenticate(failed.user)
+    terminal = api.get(f"/api/checkouts/{failed.pk}/events/").json()["terminal"]
+    assert (terminal["retryable"], terminal["needs_operator"]) == (True, True)  # not the user's to mend
 
 
 def test_a_kernel_websocket_that_reaches_a_private_address_fails_the_execute_step_naming_the_address(
