@@ -117,6 +117,26 @@ _facilities = itertools.count(1)
 
 
 @pytest.fixture
+def scientist():
+    """The Django test client logged in as an ordinary user."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(make_user())
+    return client
+
+
+@pytest.fixture
+def scientist_api():
+    """An API client authenticated as an ordinary user."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(make_user())
+    return api
+
+
+@pytest.fixture
 def admin_client_logged_in(client):
     """The Django test client logged in as an operator (staff and superuser)."""
     user = make_user(staff=True)

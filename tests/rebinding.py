@@ -23,3 +23,19 @@ def fake_rebinding_resolver(monkeypatch: pytest.MonkeyPatch, host: str, *, first
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return asked
+
+
+@pytest.fixture
+def listener():
+    """A bare listening socket on 127.0.0.1: connections complete in its backlog, so a test can see
+    whether anything was sent on them (`received`)."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        sock.settimeout(2)
+        yield sock
+
+
+def received(listener: socket.socket) -> bytes:
+    """What the first connection to `listener` sent before it was closed: b"" for nothing."""
+    connection, _ = listener.accept()
+    with connection:
+        return connection.recv(1024)

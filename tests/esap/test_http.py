@@ -3,6 +3,7 @@ import pytest
 
 from esap.errors import UserError
 from esap.http import check_outbound_url
+from tests.rebinding import listener, received  # noqa: F401  (listener: a fixture)
 
 
 @pytest.mark.parametrize("url", [
@@ -99,23 +100,6 @@ def test_vetting_refuses_what_the_url_check_refuses(url, reason):
 
 
 # -- a session that checks where each connection landed ---------------------------------------------------
-
-@pytest.fixture
-def listener():
-    """A bare listening socket on 127.0.0.1: connections complete in its backlog, so the test can see
-    whether anything was sent on them."""
-    import socket
-
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        sock.settimeout(2)
-        yield sock
-
-
-def received(listener) -> bytes:
-    connection, _ = listener.accept()
-    with connection:
-        return connection.recv(1024)
-
 
 def test_a_connection_that_reached_a_private_address_is_refused_before_anything_is_sent(
         monkeypatch, listener):

@@ -3,29 +3,13 @@ nothing is read once per row shown (pages, API, the operators' admin)."""
 import itertools
 
 import pytest
-from django.test import Client
-from rest_framework.test import APIClient
 
 from facilities.models import Facility
-from tests.factories import make_facility, make_user
+from tests.factories import make_facility
 from tests.query_counts import FEW, MANY, few_and_many, queries_of
 
 pytestmark = pytest.mark.django_db
 _numbers = itertools.count(1)
-
-
-@pytest.fixture
-def scientist() -> Client:
-    client = Client()
-    client.force_login(make_user())
-    return client
-
-
-@pytest.fixture
-def scientist_api() -> APIClient:
-    api = APIClient()
-    api.force_authenticate(make_user())
-    return api
 
 
 def add_facilities(count: int) -> None:

@@ -3,7 +3,6 @@ as for many: nothing is read once per row shown (pages, API, the operators' admi
 import itertools
 
 import pytest
-from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import demo_notebook, make_user, make_workflow
@@ -12,20 +11,6 @@ from workflows.models import Repository, Workflow, WorkflowVersion
 
 pytestmark = pytest.mark.django_db
 _numbers = itertools.count(1)
-
-
-@pytest.fixture
-def scientist() -> Client:
-    client = Client()
-    client.force_login(make_user())
-    return client
-
-
-@pytest.fixture
-def scientist_api() -> APIClient:
-    api = APIClient()
-    api.force_authenticate(make_user())
-    return api
 
 
 @pytest.fixture

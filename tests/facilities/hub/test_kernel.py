@@ -17,26 +17,11 @@ from esap.http import check_outbound_url, peer_policy
 from facilities.hub import KernelError, ServerClient
 from facilities.hub.kernel import KernelConnection, open_checked_socket
 from tests.facilities.hub.conftest import SHARED_SERVER, SHARED_USER
-from tests.rebinding import fake_rebinding_resolver
+from tests.rebinding import fake_rebinding_resolver, listener, received  # noqa: F401  (listener: a fixture)
 
 _notebooks = itertools.count(1)
 NOTEBOOK = {"cells": [], "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
-
-
-@pytest.fixture
-def listener():
-    """A bare listening socket on 127.0.0.1: connections complete in its backlog, so the test can see
-    whether anything was sent on them."""
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        sock.settimeout(2)
-        yield sock
-
-
-def received(listener) -> bytes:
-    connection, _ = listener.accept()
-    with connection:
-        return connection.recv(1024)
 
 
 @pytest.mark.parametrize("scheme", ["ws", "wss"])
