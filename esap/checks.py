@@ -89,12 +89,12 @@ def git_is_installed(app_configs, **kwargs) -> list[Warning]:
 def git_can_pin_addresses(app_configs, **kwargs) -> list[Warning]:
     """Harvests over HTTP(S) keep git on the addresses the outbound check vetted (http.curloptResolve):
     git older than 2.37 ignores that setting without a word, so every such harvest is refused there."""
-    from workflows.harvest.git import PINNING_GIT, git_can_pin, git_version
+    from workflows.harvest.git import PINNING_GIT, dotted, git_can_pin, git_version
 
     if settings.ESAP_GIT_ALLOW_PRIVATE_URLS or git_version() is None or git_can_pin():
         return []
-    found, needed = ".".join(map(str, git_version())), ".".join(map(str, PINNING_GIT))
-    return [Warning(f"git {found} cannot keep a harvest on the address its URL check vetted: harvests over "
-                    "HTTP(S) will be refused.",
-                    hint=f"Install git {needed} or later where the Celery worker runs (the docker image has it).",
+    return [Warning(f"git {dotted(git_version())} cannot keep a harvest on the address its URL check vetted: "
+                    "harvests over HTTP(S) will be refused.",
+                    hint=f"Install git {dotted(PINNING_GIT)} or later where the Celery worker runs "
+                         "(the docker image has it).",
                     id="esap.W006")]

@@ -15,17 +15,14 @@ DESCRIBED_BY_SOURCE = ["title", "description", "size_bytes", "metadata"]
 
 
 def dataset_upsert(*, record: DatasetRecord) -> Dataset:
-    dataset, _ = Dataset.objects.update_or_create(
-        source=record.source,
-        identifier=record.identifier,
-        defaults={name: getattr(record, name) for name in DESCRIBED_BY_SOURCE},
-    )
-    return dataset
+    """The catalogue's entry for `record`: made, or brought up to what its source says now."""
+    return datasets_upsert(records=[record])[0]
 
 
 def datasets_upsert(*, records: list[DatasetRecord]) -> list[Dataset]:
-    """dataset_upsert of many records (a search's results) in one statement, not a few per record: their
-    datasets in the records' order. Of two records of one dataset the later wins, as one after the other."""
+    """The catalogue's entries for `records` (a search's results), in one statement: made, or brought up to
+    what the source says now, keeping their id and first-seen date; in the records' order. Of two records
+    of one dataset the later wins, as one after the other."""
     latest = {(record.source, record.identifier): record for record in records}
     # In key order, so that two searches writing the same rows at once lock them in the same order (on
     # PostgreSQL, row locks taken in different orders by two upserts are a deadlock).

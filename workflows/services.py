@@ -70,8 +70,11 @@ def _unique_slug(title: str) -> str:
 
 def git_url_clean(url: str) -> str:
     """A repository URL the harvester may fetch: allowed schemes only, no private targets unless allowed."""
-    schemes = frozenset(settings.ESAP_GIT_SCHEMES)
-    return check_outbound_url(url.strip(), allow_private=settings.ESAP_GIT_ALLOW_PRIVATE_URLS, schemes=schemes)
+    return check_outbound_url(url.strip(), **_git_url_policy())
+
+
+def _git_url_policy() -> dict[str, Any]:
+    return {"allow_private": settings.ESAP_GIT_ALLOW_PRIVATE_URLS, "schemes": frozenset(settings.ESAP_GIT_SCHEMES)}
 
 
 def git_url_pin(url: str) -> git.Pin | None:
@@ -79,9 +82,7 @@ def git_url_pin(url: str) -> git.Pin | None:
     git's HTTP(S) transport on the addresses vetted (git would otherwise resolve the name again, and a
     name can answer a public address now and an internal one a moment later: DNS rebinding). None when
     private addresses are allowed, and for git:// (git resolves such a host itself, past any pin)."""
-    schemes = frozenset(settings.ESAP_GIT_SCHEMES)
-    addresses = vetted_addresses(url, allow_private=settings.ESAP_GIT_ALLOW_PRIVATE_URLS, schemes=schemes)
-    return git.pin_for(url, addresses)
+    return git.pin_for(url, vetted_addresses(url, **_git_url_policy()))
 
 
 def ref_clean(ref: str) -> str:

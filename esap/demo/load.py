@@ -9,7 +9,7 @@ from django.db import transaction
 
 from facilities.models import Facility, ServerProfile, Visibility
 from esap.demo.vo import load_vo_services
-from staging.services import dataset_upsert
+from staging.services import datasets_upsert
 from staging.sources.local import local_source
 from workflows.models import Workflow
 from workflows.services import workflow_create_from_notebook
@@ -54,7 +54,7 @@ def load_demo(*, hub_url: str, hub_token: str) -> dict[str, int]:
         _upsert_facility(dict(spec))
     for filename, keywords, first_cells in WORKFLOWS:
         _upsert_workflow(filename, keywords, first_cells)
-    datasets = [dataset_upsert(record=record) for record in local_source.scan()]
+    datasets = datasets_upsert(records=list(local_source.scan()))
     vo_services = load_vo_services()
     _ensure_user(*DEMO_USER, staff=False)
     _ensure_user(*DEMO_ADMIN, staff=True)

@@ -123,9 +123,9 @@ def fetch_commit(url: str, ref: str, destination: Path, limits: CloneLimits = Cl
     With `pin`, git's HTTP transport connects to the pinned addresses only."""
     _check_ref(ref)
     if pin and not git_can_pin():
-        raise GitTooOld(f"git {'.'.join(map(str, git_version() or ()))} on the worker cannot be kept on the "
-                        f"checked address (http.curloptResolve needs git {'.'.join(map(str, PINNING_GIT))} "
-                        "or later, and older git ignores it): upgrade git where the worker runs")
+        raise GitTooOld(f"git {dotted(git_version())} on the worker cannot be kept on the checked address "
+                        f"(http.curloptResolve needs git {dotted(PINNING_GIT)} or later, and older git ignores "
+                        "it): upgrade git where the worker runs")
     destination.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + limits.timeout_seconds
     _git(["init", "--quiet"], destination, deadline, limits)
@@ -145,6 +145,10 @@ def git_version() -> tuple[int, ...] | None:
         return None
     found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", answer)
     return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
+
+def dotted(version: tuple[int, ...] | None) -> str:
+    return ".".join(map(str, version or ()))
 
 
 def git_can_pin() -> bool:
